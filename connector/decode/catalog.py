@@ -1,0 +1,178 @@
+"""Schema catalog: the table schemas and table names the decoders need.
+
+Row-format SUBMIT blocks can only be decoded with the column list of exactly
+the schema version (``sver``) they were written with.  The catalog keeps
+every version it has seen:
+
+    schemas      (suid, sver) for super tables, (uid, sver) for normal tables → TableSchema
+    tables       child/normal table uid → TableEntry (name, suid, tags)
+    super tables suid → name
+
+It is filled from CREATE_STB / ALTER_STB / CREATE_TABLE / DROP_TABLE entries
+of the WAL (see ``decode_message``) and from the ``table_schemas`` list of the
+configuration (see ``catalog_config``), and it can be saved as a JSON-able
+dict with ``to_dict`` / ``from_dict``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from connector.decode._catalog_json import schema_from_dict, schema_to_dict, value_from_json, value_to_json
+from connector.decode.model import TableSchema
+from connector.errors import DecodeError, UnknownSchemaError
+
+__all__ = ["SchemaCatalog", "TableEntry"]
+
+_FORMAT_VERSION: Final = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TableEntry:
+    """A child or normal table: its name, its super table (0 for a normal table) and its tags."""
+
+    uid: int
+    name: str
+    suid: int = 0
+    tags: Mapping[str, object] = field(default_factory=dict)
+
+
+class SchemaCatalog:
+    """Table schemas by (suid or uid, sver), and table names by uid and suid."""
+
+    def __init__(self) -> None:
+        self._schemas: dict[tuple[int, int], TableSchema] = {}
+        self._tables: dict[int, TableEntry] = {}
+        self._super_tables: dict[int, str] = {}
+
+    # -- updates -------------------------------------------------------------
+
+    def add_schema(self, schema: TableSchema) -> None:
+        """Store one schema version; a later schema with the same key replaces it.
+
+        A super-table schema (suid != 0) is keyed by (suid, sver) and also
+        records the super table's name; a normal-table schema by (uid, sver).
+        """
+        if not schema.columns:
+            raise DecodeError(f"schema of {schema.name!r} sver {schema.sver} has no columns")
+        owner = schema.suid if schema.suid else schema.uid
+        self._schemas[(owner, schema.sver)] = schema
+        if schema.suid and schema.name:
+            self._super_tables[schema.suid] = schema.name
+
+    def add_table(self, uid: int, name: str, *, suid: int = 0, tags: Mapping[str, object] | None = None) -> None:
+        """Record a child table (``suid`` set) or a normal table (``suid`` 0)."""
+        self._tables[uid] = TableEntry(uid=uid, name=name, suid=suid, tags=dict(tags or {}))
+
+    def drop_table(self, uid: int) -> None:
+        """Forget a table's name and tags; its schemas stay, so older entries still decode."""
+        self._tables.pop(uid, None)
+
+    def add_super_table(self, suid: int, name: str) -> None:
+        """Record a super table's name without a schema."""
+        self._super_tables[suid] = name
+
+    # -- look-ups ------------------------------------------------------------
+
+    def find_schema(self, suid: int, uid: int, sver: int) -> TableSchema | None:
+        """Return the schema rows of table ``uid`` at ``sver`` were built with, or None.
+
+        Child tables (``suid`` != 0) use their super table's schema.
+        """
+        return self._schemas.get((suid if suid else uid, sver))
+
+    def schema_for_block(self, suid: int, uid: int, sver: int) -> TableSchema:
+        """Return the schema for a SUBMIT block, or raise UnknownSchemaError."""
+        schema = self.find_schema(suid, uid, sver)
+        if schema is None:
+            raise UnknownSchemaError(self._unknown_schema_message(suid, uid, sver), suid=suid, uid=uid, sver=sver)
+        return schema
+
+    def latest_schema(self, owner: int) -> TableSchema | None:
+        """Return the highest-sver schema of a super table (by suid) or normal table (by uid)."""
+        versions = [sver for (key, sver) in self._schemas if key == owner]
+        return self._schemas[(owner, max(versions))] if versions else None
+
+    def table(self, uid: int) -> TableEntry | None:
+        """Return the known child or normal table with this uid."""
+        return self._tables.get(uid)
+
+    def table_name(self, uid: int) -> str | None:
+        """Return a child or normal table's name, or None when the uid is unknown."""
+        entry = self._tables.get(uid)
+        return entry.name if entry else None
+
+    def super_table_name(self, suid: int) -> str | None:
+        """Return a super table's name, or None when the suid is unknown."""
+        return self._super_tables.get(suid)
+
+    def schemas(self) -> list[TableSchema]:
+        """Return every stored schema version, ordered by key."""
+        return [self._schemas[key] for key in sorted(self._schemas)]
+
+    def _unknown_schema_message(self, suid: int, uid: int, sver: int) -> str:
+        table = self.table_name(uid)
+        table_text = f"table {table!r} (uid {uid})" if table else f"table uid {uid}"
+        if suid:
+            super_name = self.super_table_name(suid)
+            owner_text = f"super table {super_name!r} (suid {suid})" if super_name else f"super table suid {suid}"
+            key_text = f"super_table: <name>, suid: {suid}, sver: {sver}"
+        else:
+            owner_text = "a normal table"
+            key_text = f"normal_table: <name>, uid: {uid}, sver: {sver}"
+        known = sorted(version for (key, version) in self._schemas if key == (suid or uid))
+        known_text = f"known svers: {known}" if known else "no sver of it is known"
+        return (
+            f"no schema for {table_text} of {owner_text} at sver {sver} ({known_text})."
+            f" Its CREATE or ALTER entry was not decoded, for example because the WAL no longer contains it."
+            f" Add a table_schemas entry to the config with {key_text} and its columns."
+        )
+
+    # -- persistence -----------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-able dict (64-bit ids stay ints) that ``from_dict`` restores."""
+        return {
+            "formatVersion": _FORMAT_VERSION,
+            "schemas": [schema_to_dict(schema) for schema in self.schemas()],
+            "superTables": [{"suid": suid, "name": name} for suid, name in sorted(self._super_tables.items())],
+            "tables": [
+                {
+                    "uid": entry.uid,
+                    "name": entry.name,
+                    "suid": entry.suid,
+                    "tags": {name: value_to_json(value) for name, value in entry.tags.items()},
+                }
+                for entry in sorted(self._tables.values(), key=lambda entry: entry.uid)
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SchemaCatalog:
+        """Rebuild a catalog saved by ``to_dict``; raises ValueError on an unknown format version."""
+        version = data.get("formatVersion")
+        if version != _FORMAT_VERSION:
+            raise ValueError(f"schema catalog format version {version!r} is not supported; expected {_FORMAT_VERSION}")
+        catalog = cls()
+        for item in data.get("schemas", ()):
+            catalog.add_schema(schema_from_dict(item))
+        for item in data.get("superTables", ()):
+            catalog.add_super_table(int(item["suid"]), str(item["name"]))
+        for item in data.get("tables", ()):
+            tags = {name: value_from_json(value) for name, value in item.get("tags", {}).items()}
+            catalog.add_table(int(item["uid"]), str(item["name"]), suid=int(item.get("suid", 0)), tags=tags)
+        return catalog
+
+    def update(self, other: SchemaCatalog) -> None:
+        """Copy every schema and table of ``other`` into this catalog."""
+        for schema in other.schemas():
+            self.add_schema(schema)
+        self._super_tables.update(other._super_tables)
+        self._tables.update(other._tables)
+
+    def add_schemas(self, schemas: Iterable[TableSchema]) -> None:
+        """Store several schema versions."""
+        for schema in schemas:
+            self.add_schema(schema)
