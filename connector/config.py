@@ -1,0 +1,363 @@
+"""YAML configuration: one typed, validated, frozen object built at start-up.
+
+Every key is declared once below with its type, default and meaning.  Unknown
+keys are rejected by name, and every error names the key path, the value and
+what is allowed, so a bad file fails before any task starts.
+
+    connector:        name, delivery mode, scan timing
+    kafka:            bootstrap servers, group, registry, topic creation, producer passthrough
+    tasks:            one entry per vnode WAL: name, wal_dir, topic, vgroup id, initial position
+    table_schemas:    schemas of super tables whose DDL is no longer in the WAL
+    logging:          level
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from connector.errors import ConfigError
+
+__all__ = [
+    "ConnectorConfig",
+    "KafkaConfig",
+    "TaskConfig",
+    "TopicConfig",
+    "load_config",
+    "parse_config",
+]
+
+DELIVERY_MODES = ("exactly_once", "at_least_once")
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+_TOPIC_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True, slots=True)
+class TopicConfig:
+    """Settings for creating a task's topic when it does not exist yet."""
+
+    create: bool = True
+    partitions: int = 1
+    replication_factor: int = 1
+    config: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaConfig:
+    bootstrap_servers: str
+    group_id: str | None = None
+    schema_registry_url: str | None = None
+    schema_registry: dict[str, str] = field(default_factory=dict)
+    producer: dict[str, Any] = field(default_factory=dict)
+    consumer: dict[str, Any] = field(default_factory=dict)
+    topic: TopicConfig = field(default_factory=TopicConfig)
+    transaction_timeout_ms: int = 60_000
+    operation_timeout_ms: int = 30_000
+
+
+@dataclass(frozen=True, slots=True)
+class TaskConfig:
+    """One source task: one vnode WAL directory published to one topic.
+
+    ``initial_position`` applies only when the topic has no committed
+    checkpoint: "earliest", "latest" or a WAL version.
+    """
+
+    name: str
+    wal_dir: str
+    topic: str
+    vgroup_id: int | None = None
+    initial_position: str | int = "earliest"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorConfig:
+    name: str
+    kafka: KafkaConfig
+    tasks: tuple[TaskConfig, ...]
+    delivery_mode: str = "exactly_once"
+    idle_scan_delay_ms: int = 100
+    max_versions_per_transaction: int = 500
+    max_records_per_transaction: int = 5_000
+    table_schemas: tuple[dict[str, Any], ...] = ()
+    log_level: str = "INFO"
+    source_path: str | None = None
+
+    @property
+    def group_id(self) -> str:
+        """The consumer group whose committed offsets hold every task's checkpoint."""
+        return self.kafka.group_id or f"wal-connector.{self.name}"
+
+    def transactional_id(self, task: TaskConfig) -> str:
+        return f"wal-connector.{self.name}.{task.name}"
+
+
+# -- declarative helpers ------------------------------------------------------
+
+class _Section:
+    """Pops declared keys from one mapping and rejects whatever is left."""
+
+    def __init__(self, path: str, raw: object) -> None:
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path or 'the configuration'}: expected a mapping, got {raw!r}")
+        self.path = path
+        self._raw = dict(raw)
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def take(self, name: str, convert: Callable[[str, object], Any], default: Any = ...) -> Any:
+        if name not in self._raw or self._raw[name] is None:
+            if default is ...:
+                raise ConfigError(f"{self.key(name)}: missing required key")
+            self._raw.pop(name, None)
+            return default
+        return convert(self.key(name), self._raw.pop(name))
+
+    def section(self, name: str) -> _Section:
+        return _Section(self.key(name), self._raw.pop(name, None))
+
+    def finish(self, allowed: tuple[str, ...]) -> None:
+        if self._raw:
+            unknown = ", ".join(sorted(self.key(str(k)) for k in self._raw))
+            raise ConfigError(
+                f"unknown configuration key(s): {unknown}; allowed here: {', '.join(allowed)}"
+            )
+
+
+def _string(key: str, value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{key}: expected a non-empty string, got {value!r}")
+    return value
+
+
+def _name(key: str, value: object) -> str:
+    text = _string(key, value)
+    if not _NAME_PATTERN.match(text):
+        raise ConfigError(f"{key}: {text!r} is not a valid name; use letters, digits, '.', '_' and '-'")
+    return text
+
+
+def _topic(key: str, value: object) -> str:
+    text = _string(key, value)
+    if not _TOPIC_PATTERN.match(text) or text in (".", ".."):
+        raise ConfigError(
+            f"{key}: {text!r} is not a valid Kafka topic name; use up to 249 letters, digits, "
+            f"'.', '_' and '-'"
+        )
+    return text
+
+
+def _boolean(key: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    return value
+
+
+def _int_range(low: int, high: int) -> Callable[[str, object], int]:
+    def convert(key: str, value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(f"{key}: expected an integer from {low} to {high}, got {value!r}")
+        return value
+    return convert
+
+
+def _choice(*allowed: str) -> Callable[[str, object], str]:
+    def convert(key: str, value: object) -> str:
+        if value not in allowed:
+            raise ConfigError(f"{key}: {value!r} is not allowed; use one of {', '.join(allowed)}")
+        return str(value)
+    return convert
+
+
+def _string_map(key: str, value: object) -> dict[str, Any]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ConfigError(f"{key}: expected a mapping of string keys, got {value!r}")
+    for item_key, item in value.items():
+        if not isinstance(item, (str, int, float, bool)):
+            raise ConfigError(f"{key}.{item_key}: expected a string, number or boolean, got {item!r}")
+    return dict(value)
+
+
+def _initial_position(key: str, value: object) -> str | int:
+    if value in ("earliest", "latest"):
+        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ConfigError(f"{key}: {value!r} is not allowed; use earliest, latest or a WAL version >= 0")
+
+
+# Producer settings the connector owns: a passthrough value would break delivery guarantees.
+_RESERVED_PRODUCER_KEYS = {
+    "transactional.id": "it is derived from connector.name and the task name",
+    "enable.idempotence": "it follows connector.delivery_mode",
+    "bootstrap.servers": "set kafka.bootstrap_servers instead",
+    "transaction.timeout.ms": "set kafka.transaction_timeout_ms instead",
+    "acks": "it follows connector.delivery_mode (always all)",
+}
+
+
+def _producer_map(key: str, value: object) -> dict[str, Any]:
+    settings = _string_map(key, value)
+    for name, reason in _RESERVED_PRODUCER_KEYS.items():
+        if name in settings:
+            raise ConfigError(f"{key}.{name}: cannot be set here because {reason}")
+    return settings
+
+
+# -- sections -----------------------------------------------------------------
+
+def _parse_topic(section: _Section) -> TopicConfig:
+    topic = TopicConfig(
+        create=section.take("create", _boolean, True),
+        partitions=section.take("partitions", _int_range(1, 10_000), 1),
+        replication_factor=section.take("replication_factor", _int_range(1, 100), 1),
+        config={k: str(v) for k, v in section.take("config", _string_map, {}).items()},
+    )
+    section.finish(("create", "partitions", "replication_factor", "config"))
+    return topic
+
+
+def _parse_kafka(section: _Section) -> KafkaConfig:
+    kafka = KafkaConfig(
+        bootstrap_servers=section.take("bootstrap_servers", _string),
+        group_id=section.take("group_id", _name, None),
+        schema_registry_url=section.take("schema_registry_url", _string, None),
+        schema_registry={k: str(v) for k, v in section.take("schema_registry", _string_map, {}).items()},
+        producer=section.take("producer", _producer_map, {}),
+        consumer=section.take("consumer", _string_map, {}),
+        topic=_parse_topic(section.section("topic")),
+        transaction_timeout_ms=section.take("transaction_timeout_ms", _int_range(1_000, 900_000), 60_000),
+        operation_timeout_ms=section.take("operation_timeout_ms", _int_range(1_000, 600_000), 30_000),
+    )
+    section.finish(("bootstrap_servers", "group_id", "schema_registry_url", "schema_registry",
+                    "producer", "consumer", "topic", "transaction_timeout_ms",
+                    "operation_timeout_ms"))
+    return kafka
+
+
+def _parse_task(section: _Section, base_dir: Path) -> TaskConfig:
+    wal_dir = Path(section.take("wal_dir", _string))
+    if not wal_dir.is_absolute():
+        wal_dir = base_dir / wal_dir
+    task = TaskConfig(
+        name=section.take("name", _name),
+        wal_dir=str(wal_dir),
+        topic=section.take("topic", _topic),
+        vgroup_id=section.take("vgroup_id", _int_range(0, 2**31 - 1), None),
+        initial_position=section.take("initial_position", _initial_position, "earliest"),
+    )
+    section.finish(("name", "wal_dir", "topic", "vgroup_id", "initial_position"))
+    return task
+
+
+def _parse_tasks(path: str, raw: object, base_dir: Path) -> tuple[TaskConfig, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ConfigError(f"{path}: expected a list of tasks, got {raw!r}")
+    tasks = tuple(_parse_task(_Section(f"{path}[{i}]", item), base_dir) for i, item in enumerate(raw))
+    for attribute in ("name", "topic", "wal_dir"):
+        seen: dict[str, int] = {}
+        for i, task in enumerate(tasks):
+            value = getattr(task, attribute)
+            if value in seen:
+                raise ConfigError(
+                    f"{path}[{i}].{attribute}: {value!r} is already used by {path}[{seen[value]}]; "
+                    f"every task needs its own {attribute}"
+                )
+            seen[value] = i
+    return tasks
+
+
+def _parse_table_schemas(path: str, raw: object) -> tuple[dict[str, Any], ...]:
+    # The decode catalog validates each entry's contents; here only the shape.
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        raise ConfigError(f"{path}: expected a list of mappings, got {raw!r}")
+    return tuple(raw)
+
+
+def parse_config(raw: object, *, base_dir: str | os.PathLike[str] = ".",
+                 source_path: str | None = None, require_tasks: bool = True) -> ConnectorConfig:
+    """Build a ConnectorConfig from parsed YAML; relative ``wal_dir`` paths resolve against ``base_dir``.
+
+    With ``require_tasks=False`` a file holding only ``table_schemas`` is
+    accepted, which is what ``inspect -c`` needs.
+    """
+    root = _Section("", raw)
+    connector = root.section("connector")
+    logging_section = root.section("logging")
+    has_kafka = "kafka" in root._raw or require_tasks
+
+    name = connector.take("name", _name, "tdengine-wal-connector")
+    delivery_mode = connector.take("delivery_mode", _choice(*DELIVERY_MODES), "exactly_once")
+    idle_delay = connector.take("idle_scan_delay_ms", _int_range(1, 60_000), 100)
+    max_versions = connector.take("max_versions_per_transaction", _int_range(1, 1_000_000), 500)
+    max_records = connector.take("max_records_per_transaction", _int_range(1, 1_000_000), 5_000)
+    connector.finish(("name", "delivery_mode", "idle_scan_delay_ms",
+                      "max_versions_per_transaction", "max_records_per_transaction"))
+
+    log_level = logging_section.take("level", _choice(*_LOG_LEVELS), "INFO")
+    logging_section.finish(("level",))
+
+    if has_kafka:
+        kafka = _parse_kafka(root.section("kafka"))
+    else:
+        kafka = KafkaConfig(bootstrap_servers="")
+    tasks = _parse_tasks("tasks", root._raw.pop("tasks", None), Path(base_dir))
+    if require_tasks and not tasks:
+        raise ConfigError("tasks: missing; configure at least one task with name, wal_dir and topic")
+    table_schemas = _parse_table_schemas("table_schemas", root._raw.pop("table_schemas", None))
+    root.finish(("connector", "kafka", "tasks", "table_schemas", "logging"))
+
+    return ConnectorConfig(
+        name=name,
+        kafka=kafka,
+        tasks=tasks,
+        delivery_mode=delivery_mode,
+        idle_scan_delay_ms=idle_delay,
+        max_versions_per_transaction=max_versions,
+        max_records_per_transaction=max_records,
+        table_schemas=table_schemas,
+        log_level=log_level,
+        source_path=source_path,
+    )
+
+
+def load_config(path: str | os.PathLike[str], *, require_tasks: bool = True) -> ConnectorConfig:
+    """Read and validate a YAML configuration file."""
+    config_path = Path(path)
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"{config_path}: cannot read the configuration file: {err.strerror}") from err
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{config_path}: invalid YAML: {err}") from err
+    try:
+        return parse_config(raw, base_dir=config_path.resolve().parent, source_path=str(config_path),
+                            require_tasks=require_tasks)
+    except ConfigError as err:
+        raise ConfigError(f"{config_path}: {err}") from None
+
+
+def describe(config: ConnectorConfig) -> str:
+    """Return a one-line JSON summary of the configuration for the start-up log (no secrets)."""
+    return json.dumps({
+        "name": config.name,
+        "delivery_mode": config.delivery_mode,
+        "group_id": config.group_id,
+        "tasks": [{"name": t.name, "topic": t.topic, "wal_dir": t.wal_dir} for t in config.tasks],
+    })

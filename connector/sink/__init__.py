@@ -1,0 +1,1 @@
+"""Kafka side: Avro record contract, serialization, transactional producer and checkpoints."""
