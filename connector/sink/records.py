@@ -73,6 +73,9 @@ def cell_to_avro(column: Column, value: object) -> object:
     if column_type == TdType.UBIGINT:
         return (_UINT64, int(value).to_bytes(8, "big", signed=False))
     if column_type == TdType.FLOAT:
+        # NOTE: a float32 signaling NaN arrives here already quieted, because
+        # widening it to a Python float sets the quiet bit; every other bit
+        # pattern, other NaN payloads included, survives the float32 round trip.
         return ("float", value)
     if column_type == TdType.DOUBLE:
         return ("double", value)

@@ -73,6 +73,9 @@ class SourceTask:
         self._context: RecordContext | None = None
         self._retry_at = 0.0
         self._retry_delay = 0.5
+        self.transactions = 0
+        self.versions_published = 0
+        self.records_published = 0
 
     # -- start ---------------------------------------------------------------
 
@@ -211,6 +214,10 @@ class SourceTask:
             return False
         log.debug("[%s] committed versions %d..%d (%d records)", self.name,
                   self.committed_ver, next_version - 1, len(records))
+        assert self.committed_ver is not None
+        self.transactions += 1
+        self.versions_published += next_version - self.committed_ver
+        self.records_published += len(records)
         self.next_process_ver = next_version
         self.committed_ver = next_version
         self._retry_delay = 0.5
@@ -239,3 +246,6 @@ class SourceTask:
         self.producer.close()
         if self.status is not TaskStatus.HALTED:
             self.status = TaskStatus.STOPPED
+        log.info("[%s] stopped at nextProcessVer %s; this run committed %d versions and %d records "
+                 "in %d transactions", self.name, self.committed_ver, self.versions_published,
+                 self.records_published, self.transactions)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 from connector.runtime import Runtime
 from connector.tasks.task import SourceTask, TaskStatus
 from connector.wal._format import HEAD_SIZE
 
 from .support import (
+    BASIC_TABLE_SCHEMAS,
     committed_offset,
     copy_wal,
     expected_entries,
@@ -207,3 +212,49 @@ def test_torn_tail_waits_then_publishes_once(kafka_bootstrap: str, tmp_path: Pat
     counts = version_counts(records)
     assert all(count == 1 for count in counts.values()), counts
     assert_matches_basic(records)
+
+
+def test_unknown_sver_halts_with_suid_uid_sver(kafka_bootstrap: str, tmp_path: Path) -> None:
+    wal_dir = copy_wal("basic", tmp_path / "wal")
+    config = make_config(kafka_bootstrap, wal_dir, table_schemas=[])
+
+    runtime = Runtime(config)
+    assert runtime.run(once=True) == 1
+
+    message = str(runtime.tasks[0].error)
+    assert "suid 7890123456789012345" in message
+    assert "uid 7890123456789010001" in message
+    assert "sver 1" in message
+    assert "version 1" in message
+    assert committed_offset(config) == 1  # version 0, a sync-noop, carries no table block
+
+
+def test_cli_run_stops_cleanly_on_sigterm(kafka_bootstrap: str, tmp_path: Path) -> None:
+    wal_dir = copy_wal("basic", tmp_path / "wal")
+    config = make_config(kafka_bootstrap, wal_dir, max_versions=3)
+    config_path = tmp_path / "connector.yaml"
+    config_path.write_text(yaml.safe_dump({
+        "connector": {"name": config.name, "max_versions_per_transaction": 3},
+        "kafka": {"bootstrap_servers": kafka_bootstrap},
+        "tasks": [{"name": "vnode2", "wal_dir": str(wal_dir), "topic": config.tasks[0].topic,
+                   "vgroup_id": 2}],
+        "table_schemas": BASIC_TABLE_SCHEMAS,
+    }))
+    command = [sys.executable, "-m", "connector.cli", "run", "-c", str(config_path)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while committed_offset(config) < 21 and time.monotonic() < deadline:
+            assert process.poll() is None, process.communicate()[1]
+            time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert process.returncode == 0, stderr
+    assert "received SIGTERM" in stderr
+    assert "stopped at nextProcessVer 21" in stderr
+    assert committed_offset(config) == 21
