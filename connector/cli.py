@@ -17,7 +17,7 @@ import click
 
 from connector import __version__
 from connector.config import ConnectorConfig, TaskConfig, load_config
-from connector.errors import ConfigError, ConnectorError, DecodeError, WalError
+from connector.errors import ConfigError, DecodeError, WalError
 
 __all__ = ["main"]
 

@@ -24,26 +24,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from connector.decode._bitmap import HAS_VALUE, VALUE, read_cell_states
 from connector.decode._cursor import Cursor
 from connector.decode._values import read_fixed, slot_width
-from connector.decode.model import NONE, Column, TdType
+from connector.decode.model import Column, TdType
 from connector.decode.types import decode_var, is_var_type
 from connector.errors import DecodeError, UnsupportedFormatError
 
 __all__ = ["ColData", "decode_col_data"]
 
-HAS_NONE: Final = 0x01
-HAS_NULL: Final = 0x02
-HAS_VALUE: Final = 0x04
 SUPPORTED_ENCODING_VERSIONS: Final = (0, 1)
 _VAR_OFFSET: Final = struct.Struct("<i")
-_VALUE: Final = object()
-_BITMAP_STATES: Final = {
-    HAS_NONE | HAS_NULL: (1, (NONE, None)),
-    HAS_NONE | HAS_VALUE: (1, (NONE, _VALUE)),
-    HAS_NULL | HAS_VALUE: (1, (None, _VALUE)),
-    HAS_NONE | HAS_NULL | HAS_VALUE: (2, (NONE, None, _VALUE)),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,21 +83,7 @@ def decode_col_data(
     if not 1 <= flag <= 7:
         raise cursor.error(f"{label}: flag {flag} is invalid; expected 1..7", offset=start)
 
-    if flag in (HAS_NONE, HAS_NULL):
-        states: list[object] = [NONE if flag == HAS_NONE else None] * n_val
-    elif flag == HAS_VALUE:
-        states = [_VALUE] * n_val
-    else:
-        bits, mapping = _BITMAP_STATES[flag]
-        per_byte = 8 // bits
-        bitmap = cursor.bytes((n_val + per_byte - 1) // per_byte, f"{label} bitmap")
-        mask = (1 << bits) - 1
-        states = []
-        for row in range(n_val):
-            code = (bitmap[row // per_byte] >> ((row % per_byte) * bits)) & mask
-            if code >= len(mapping):
-                raise cursor.error(f"{label} bitmap: row {row} has state code {code}, expected 0..{len(mapping) - 1}")
-            states.append(mapping[code])
+    states = read_cell_states(cursor, flag, n_val, label=label, cell_name="row")
 
     column = schema_columns.get(cid)
     precision = column.precision if column else None
@@ -131,7 +108,7 @@ def _read_var_values(cursor: Cursor, td_type: TdType, states: list[object], labe
     data = cursor.sub(n_data, f"{label} value data ({n_data} bytes)")
     cells: list[object] = []
     for row, state in enumerate(states):
-        if state is not _VALUE:
+        if state is not VALUE:
             cells.append(state)
             continue
         begin = offsets[row]
@@ -153,7 +130,7 @@ def _read_fixed_values(
     values = cursor.sub(width * len(states), f"{label} values")
     cells: list[object] = []
     for state in states:
-        if state is _VALUE:
+        if state is VALUE:
             cells.append(read_fixed(values, td_type, label, precision=precision, scale=scale))
         else:
             values.pos += width

@@ -34,6 +34,7 @@ from __future__ import annotations
 import struct
 from typing import Final
 
+from connector.decode._bitmap import HAS_NONE, HAS_NULL, HAS_VALUE, VALUE, read_cell_states
 from connector.decode._cursor import Cursor
 from connector.decode._values import read_fixed, read_length_prefixed, read_value, slot_width
 from connector.decode.model import NONE, Column, TableSchema
@@ -51,9 +52,6 @@ HEADER: Final = struct.Struct(
     "q"  # ts
 )
 
-HAS_NONE: Final = 0x01
-HAS_NULL: Final = 0x02
-HAS_VALUE: Final = 0x04
 STATE_MASK: Final = 0x0F
 KV_FLG_LIT: Final = 0x10
 KV_FLG_MID: Final = 0x20
@@ -68,14 +66,6 @@ _KV_OFFSET_LAYOUTS: Final = {
 }
 _TUPLE_SLOT_OFFSET: Final = struct.Struct("<i")
 
-# Tuple bitmap decoding per state set: (bits per column, value → cell state).
-_VALUE: Final = object()
-_BITMAP_STATES: Final = {
-    HAS_NONE | HAS_NULL: (1, (NONE, None)),
-    HAS_NONE | HAS_VALUE: (1, (NONE, _VALUE)),
-    HAS_NULL | HAS_VALUE: (1, (None, _VALUE)),
-    HAS_NONE | HAS_NULL | HAS_VALUE: (2, (NONE, None, _VALUE)),
-}
 
 
 def decode_row(cursor: Cursor, schema: TableSchema, sver: int, row_index: int) -> tuple[tuple[object, ...], int, int]:
@@ -122,19 +112,8 @@ def _decode_tuple(row: Cursor, columns: tuple[Column, ...], states: int) -> list
         raise row.error(f"tuple row flag has no state bits (0x{states:02x})")
 
     cell_states: list[object]
-    if states == HAS_VALUE:
-        cell_states = [_VALUE] * count
-    else:
-        bits, mapping = _BITMAP_STATES[states]
-        per_byte = 8 // bits
-        bitmap = row.bytes((count + per_byte - 1) // per_byte, "tuple bitmap")
-        mask = (1 << bits) - 1
-        cell_states = []
-        for i in range(count):
-            code = (bitmap[i // per_byte] >> ((i % per_byte) * bits)) & mask
-            if code >= len(mapping):
-                raise row.error(f"tuple bitmap: column {i + 1} has state code {code}, expected 0..{len(mapping) - 1}")
-            cell_states.append(mapping[code])
+    cell_states = read_cell_states(row, states, count, label="tuple", cell_name="column",
+                                   first_index=1)
 
     if not states & HAS_VALUE:
         values[1:] = cell_states
@@ -151,7 +130,7 @@ def _decode_tuple(row: Cursor, columns: tuple[Column, ...], states: int) -> list
     for index, column in enumerate(columns[1:], start=1):
         width = slot_width(column.type, f"column {column.name!r}")
         state = cell_states[index - 1]
-        if state is not _VALUE:
+        if state is not VALUE:
             values[index] = state
         elif is_var_type(column.type):
             offset = _TUPLE_SLOT_OFFSET.unpack_from(buffer, slot)[0]
