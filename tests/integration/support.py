@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import shutil
 import struct
+import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -113,3 +114,20 @@ def same_cell(expected: Any, actual: Any, type_name: str) -> bool:
     if type_name == "FLOAT" and expected is not None and actual is not None:
         return float32_bits(float(expected)) == float32_bits(actual)
     return expected == actual
+
+
+def wait_for_committed(config: ConnectorConfig, target: int, *, timeout_s: float = 60.0,
+                       check: Callable[[], None] | None = None) -> int:
+    """Poll the committed checkpoint until it reaches ``target`` or ``timeout_s`` passes; return it.
+
+    ``check`` runs on every round, so a caller can fail early (for example
+    when the connector process exited).
+    """
+    deadline = time.monotonic() + timeout_s
+    offset = committed_offset(config)
+    while offset < target and time.monotonic() < deadline:
+        if check is not None:
+            check()
+        time.sleep(0.2)
+        offset = committed_offset(config)
+    return offset

@@ -26,6 +26,7 @@ from .support import (
     read_topic,
     rows_by_name,
     same_cell,
+    wait_for_committed,
 )
 
 pytestmark = pytest.mark.broker
@@ -143,9 +144,7 @@ def test_sigterm_style_stop_commits_complete_work(kafka_bootstrap: str, tmp_path
     thread = threading.Thread(target=runtime.run)
     thread.start()
     try:
-        deadline = time.monotonic() + 60
-        while committed_offset(config) < 21 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_for_committed(config, 21)
     finally:
         runtime.request_stop()
         thread.join(timeout=60)
@@ -190,19 +189,14 @@ def test_torn_tail_waits_then_publishes_once(kafka_bootstrap: str, tmp_path: Pat
     thread = threading.Thread(target=runtime.run)
     thread.start()
     try:
-        deadline = time.monotonic() + 60
-        while committed_offset(config) < last["version"] and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert committed_offset(config) == last["version"]
+        assert wait_for_committed(config, last["version"]) == last["version"]
         time.sleep(0.5)  # several idle scans over the torn entry
         assert committed_offset(config) == last["version"]
         assert runtime.tasks[0].status is TaskStatus.READY
 
         with log_path.open("ab") as out:
             out.write(full[cut:])
-        deadline = time.monotonic() + 60
-        while committed_offset(config) < last["version"] + 1 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_for_committed(config, last["version"] + 1)
     finally:
         runtime.request_stop()
         thread.join(timeout=60)
@@ -243,10 +237,10 @@ def test_cli_run_stops_cleanly_on_sigterm(kafka_bootstrap: str, tmp_path: Path) 
     command = [sys.executable, "-m", "connector.cli", "run", "-c", str(config_path)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while committed_offset(config) < 21 and time.monotonic() < deadline:
+        def still_running() -> None:
             assert process.poll() is None, process.communicate()[1]
-            time.sleep(0.2)
+
+        wait_for_committed(config, 21, check=still_running)
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)
     finally:
