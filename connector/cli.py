@@ -189,9 +189,10 @@ def _find_task(config: ConnectorConfig, name: str | None) -> list[TaskConfig]:
               help="YAML configuration file.")
 def status(config_path: str) -> None:
     """Show each task's committed checkpoint next to the versions its WAL holds."""
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer
 
-    from connector.sink.producer import CHECKPOINT_PARTITION, Checkpoint
+    from connector.errors import SinkError
+    from connector.sink.producer import fetch_checkpoint
     from connector.wal import wal_bounds
 
     config = _load(config_path)
@@ -199,10 +200,12 @@ def status(config_path: str) -> None:
                          "group.id": config.group_id, "enable.auto.commit": False})
     try:
         for task in config.tasks:
-            committed = consumer.committed([TopicPartition(task.topic, CHECKPOINT_PARTITION)],
-                                           timeout=config.kafka.operation_timeout_ms / 1000)[0]
-            checkpoint = (Checkpoint.from_offset(committed.offset, committed.metadata)
-                          if committed.offset >= 0 else None)
+            try:
+                checkpoint = fetch_checkpoint(consumer, task.topic,
+                                              timeout_s=config.kafka.operation_timeout_ms / 1000,
+                                              label=f"[{task.name}] group {config.group_id!r}")
+            except SinkError as err:
+                raise click.ClickException(str(err)) from err
             try:
                 bounds = wal_bounds(task.wal_dir)
                 wal_text = f"WAL {bounds.first_version}..{bounds.last_version}"

@@ -67,7 +67,10 @@ class TaskConfig:
     """One source task: one vnode WAL directory published to one topic.
 
     ``initial_position`` applies only when the topic has no committed
-    checkpoint: "earliest", "latest" or a WAL version.
+    checkpoint: "earliest", "latest" or a WAL version.  ``precision`` ("ms",
+    "us" or "ns") stands in for vnode.json when the WAL was copied without it.
+    ``schema_history_topic`` is the compacted topic that keeps the task's
+    schema catalog; None means ``<topic>.schema-history``.
     """
 
     name: str
@@ -75,6 +78,12 @@ class TaskConfig:
     topic: str
     vgroup_id: int | None = None
     initial_position: str | int = "earliest"
+    precision: str | None = None
+    schema_history_topic: str | None = None
+
+    @property
+    def history_topic(self) -> str:
+        return self.schema_history_topic or f"{self.topic}.schema-history"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +127,9 @@ class _Section:
     def take(self, name: str, convert: Callable[[str, object], Any], default: Any = ...) -> Any:
         if name not in self._raw or self._raw[name] is None:
             if default is ...:
-                raise ConfigError(f"{self.key(name)}: missing required key")
+                others = sorted(str(k) for k in self._raw if self._raw[k] is not None)
+                hint = f"; keys found here: {', '.join(others)}" if others else ""
+                raise ConfigError(f"{self.key(name)}: missing required key{hint}")
             self._raw.pop(name, None)
             return default
         return convert(self.key(name), self._raw.pop(name))
@@ -255,8 +266,11 @@ def _parse_task(section: _Section, base_dir: Path) -> TaskConfig:
         topic=section.take("topic", _topic),
         vgroup_id=section.take("vgroup_id", _int_range(0, 2**31 - 1), None),
         initial_position=section.take("initial_position", _initial_position, "earliest"),
+        precision=section.take("precision", _choice("ms", "us", "ns"), None),
+        schema_history_topic=section.take("schema_history_topic", _topic, None),
     )
-    section.finish(("name", "wal_dir", "topic", "vgroup_id", "initial_position"))
+    section.finish(("name", "wal_dir", "topic", "vgroup_id", "initial_position", "precision",
+                    "schema_history_topic"))
     return task
 
 
@@ -266,7 +280,14 @@ def _parse_tasks(path: str, raw: object, base_dir: Path) -> tuple[TaskConfig, ..
     if not isinstance(raw, list):
         raise ConfigError(f"{path}: expected a list of tasks, got {raw!r}")
     tasks = tuple(_parse_task(_Section(f"{path}[{i}]", item), base_dir) for i, item in enumerate(raw))
-    for attribute in ("name", "topic", "wal_dir"):
+    topics: dict[str, str] = {}
+    for i, task in enumerate(tasks):
+        for key, topic in (("topic", task.topic), ("schema_history_topic", task.history_topic)):
+            if topic in topics:
+                raise ConfigError(f"{path}[{i}].{key}: topic {topic!r} is already used as "
+                                  f"{topics[topic]}; every task needs its own topics")
+            topics[topic] = f"{path}[{i}].{key}"
+    for attribute in ("name", "wal_dir"):
         seen: dict[str, int] = {}
         for i, task in enumerate(tasks):
             value = getattr(task, attribute)

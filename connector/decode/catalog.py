@@ -12,6 +12,12 @@ It is filled from CREATE_STB / ALTER_STB / CREATE_TABLE / DROP_TABLE entries
 of the WAL (see ``decode_message``) and from the ``table_schemas`` list of the
 configuration (see ``catalog_config``), and it can be saved as a JSON-able
 dict with ``to_dict`` / ``from_dict``.
+
+With ``record_changes`` on, every update is also kept as a CatalogChange:
+one keyed JSON document per schema version, table or super table, with None
+for a dropped table.  Replaying the changes in order with ``apply_change``
+rebuilds the same catalog, which is how a task persists its catalog in a
+compacted Kafka topic, one record per key.
 """
 
 from __future__ import annotations
@@ -24,9 +30,21 @@ from connector.decode._catalog_json import schema_from_dict, schema_to_dict, val
 from connector.decode.model import TableSchema
 from connector.errors import DecodeError, UnknownSchemaError
 
-__all__ = ["SchemaCatalog", "TableEntry"]
+__all__ = ["CatalogChange", "SchemaCatalog", "TableEntry"]
 
 _FORMAT_VERSION: Final = 1
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogChange:
+    """One catalog update: ``key`` names the schema version, table or super table it sets.
+
+    Keys are ``schema/<suid or uid>/<sver>``, ``table/<uid>`` and
+    ``super-table/<suid>``; ``value`` is None when a table was dropped.
+    """
+
+    key: str
+    value: dict[str, Any] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +64,37 @@ class SchemaCatalog:
         self._schemas: dict[tuple[int, int], TableSchema] = {}
         self._tables: dict[int, TableEntry] = {}
         self._super_tables: dict[int, str] = {}
+        self.record_changes = False
+        self._changes: list[CatalogChange] = []
+
+    # -- change journal ------------------------------------------------------
+
+    def drain_changes(self) -> list[CatalogChange]:
+        """Return the changes recorded since the last call and forget them."""
+        changes, self._changes = self._changes, []
+        return changes
+
+    def _record(self, key: str, value: dict[str, Any] | None) -> None:
+        if self.record_changes:
+            self._changes.append(CatalogChange(key, value))
+
+    def apply_change(self, change: CatalogChange) -> None:
+        """Apply one change as recorded by another catalog (without recording it again)."""
+        kind, _, rest = change.key.partition("/")
+        if kind == "schema" and change.value is not None:
+            self.add_schema(schema_from_dict(change.value))
+        elif kind == "table":
+            uid = int(rest)
+            if change.value is None:
+                self.drop_table(uid)
+            else:
+                tags = {name: value_from_json(v) for name, v in change.value.get("tags", {}).items()}
+                self.add_table(uid, str(change.value["name"]), suid=int(change.value.get("suid", 0)),
+                               tags=tags)
+        elif kind == "super-table" and change.value is not None:
+            self.add_super_table(int(rest), str(change.value["name"]))
+        else:
+            raise ValueError(f"unknown schema catalog change key {change.key!r}")
 
     # -- updates -------------------------------------------------------------
 
@@ -58,21 +107,33 @@ class SchemaCatalog:
         if not schema.columns:
             raise DecodeError(f"schema of {schema.name!r} sver {schema.sver} has no columns")
         owner = schema.suid if schema.suid else schema.uid
-        self._schemas[(owner, schema.sver)] = schema
+        if self._schemas.get((owner, schema.sver)) != schema:
+            self._schemas[(owner, schema.sver)] = schema
+            self._record(f"schema/{owner}/{schema.sver}", schema_to_dict(schema))
         if schema.suid and schema.name:
-            self._super_tables[schema.suid] = schema.name
+            self.add_super_table(schema.suid, schema.name)
 
     def add_table(self, uid: int, name: str, *, suid: int = 0, tags: Mapping[str, object] | None = None) -> None:
         """Record a child table (``suid`` set) or a normal table (``suid`` 0)."""
-        self._tables[uid] = TableEntry(uid=uid, name=name, suid=suid, tags=dict(tags or {}))
+        entry = TableEntry(uid=uid, name=name, suid=suid, tags=dict(tags or {}))
+        if self._tables.get(uid) != entry:
+            self._tables[uid] = entry
+            self._record(f"table/{uid}", {
+                "name": name,
+                "suid": suid,
+                "tags": {tag: value_to_json(value) for tag, value in entry.tags.items()},
+            })
 
     def drop_table(self, uid: int) -> None:
         """Forget a table's name and tags; its schemas stay, so older entries still decode."""
-        self._tables.pop(uid, None)
+        if self._tables.pop(uid, None) is not None:
+            self._record(f"table/{uid}", None)
 
     def add_super_table(self, suid: int, name: str) -> None:
         """Record a super table's name without a schema."""
-        self._super_tables[suid] = name
+        if self._super_tables.get(suid) != name:
+            self._super_tables[suid] = name
+            self._record(f"super-table/{suid}", {"name": name})
 
     # -- look-ups ------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from connector.config import ConnectorConfig
+from connector.decode.model import NONE, DecimalValue
 from connector.sink.avro import (
     KEY_SCHEMA_FILE,
     VALUE_SCHEMA_FILE,
@@ -22,7 +23,36 @@ from connector.sink.avro import (
     registry_client,
 )
 
-__all__ = ["RecordDecoder", "iter_topic_records"]
+__all__ = ["RecordDecoder", "cell_value", "iter_topic_records", "row_values"]
+
+
+def cell_value(column: dict[str, Any], cell: Any) -> object:
+    """Turn one decoded Avro cell back into the decoder's value for its column type.
+
+    The inverse of ``connector.sink.records.cell_to_avro``: UBIGINT from its
+    8-byte big-endian fixed, VARCHAR to the stored bytes, DECIMAL to a
+    DecimalValue, the Unset record to NONE; other cells are returned as they are.
+    """
+    if cell is None:
+        return None
+    if cell == {} and isinstance(cell, dict):
+        return NONE
+    column_type = column["type"]
+    if column_type == "UBIGINT":
+        return int.from_bytes(cell, "big", signed=False)
+    if column_type == "VARCHAR":
+        return cell.encode("utf-8") if isinstance(cell, str) else bytes(cell)
+    if column_type in ("DECIMAL", "DECIMAL64"):
+        return DecimalValue(int.from_bytes(cell["unscaled"], "big", signed=True),
+                            cell["precision"], cell["scale"])
+    return cell
+
+
+def row_values(record: dict[str, Any]) -> list[tuple[object, ...]]:
+    """Return the rows of a decoded SUBMIT record as tuples of decoder values."""
+    columns = record["columns"]
+    return [tuple(cell_value(column, cell) for column, cell in zip(columns, row))
+            for row in record["rows"]]
 
 
 class RecordDecoder:

@@ -14,6 +14,13 @@ transaction, which is why the checkpoint is read only after it.
 
 At-least-once: an idempotent producer; ``publish`` waits until every record
 is acknowledged and only then commits the checkpoint.
+
+The task's schema catalog lives in a compacted topic beside the task topic
+(``<topic>.schema-history`` by default): one record per schema version,
+table or super table, keyed by CatalogChange.key, with a tombstone for a
+dropped table.  ``publish`` writes the catalog changes of a run of versions
+in the same transaction as its records and checkpoint, so after a restart
+the catalog read back matches the checkpoint exactly.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from confluent_kafka import (
+    OFFSET_BEGINNING,
     Consumer,
     KafkaError,
     KafkaException,
@@ -34,13 +42,17 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from connector.config import ConnectorConfig, TaskConfig
+from connector.decode.catalog import CatalogChange
 from connector.errors import FencedError, SinkError
 from connector.sink.avro import RecordSerializer
 from connector.sink.records import OutRecord
 
-__all__ = ["Checkpoint", "TaskProducer"]
+__all__ = ["CHECKPOINT_PARTITION", "Checkpoint", "TaskProducer", "fetch_checkpoint"]
 
 log = logging.getLogger(__name__)
+# librdkafka's own log lines (retries, coordinator moves) go through Python
+# logging under this name instead of raw lines on stderr.
+librdkafka_log = logging.getLogger("connector.librdkafka")
 
 CHECKPOINT_PARTITION = 0
 
@@ -73,6 +85,46 @@ def _kafka_error(err: KafkaException | KafkaError) -> KafkaError:
     return err.args[0] if isinstance(err, KafkaException) else err
 
 
+# Errors a group coordinator returns while it starts, moves or settles a
+# transaction's offsets; each clears within moments, so reads are retried.
+_TRANSIENT_COORDINATOR_ERRORS = frozenset({
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.UNSTABLE_OFFSET_COMMIT,
+    KafkaError._TIMED_OUT,
+})
+
+
+def fetch_checkpoint(consumer: Consumer, topic: str, *, timeout_s: float,
+                     label: str) -> Checkpoint | None:
+    """Return the committed checkpoint of ``consumer``'s group on partition 0 of ``topic``.
+
+    Returns None when the group has no offset there.  Coordinator errors
+    are retried until ``timeout_s`` passes; ``label`` prefixes error messages.
+    """
+    partition = TopicPartition(topic, CHECKPOINT_PARTITION)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            committed = consumer.committed([partition], timeout=timeout_s)[0]
+            break
+        except KafkaException as err:
+            error = _kafka_error(err)
+            transient = error.retriable() or error.code() in _TRANSIENT_COORDINATOR_ERRORS
+            if transient and time.monotonic() < deadline:
+                time.sleep(0.2)
+                continue
+            raise SinkError(f"{label}: reading the checkpoint on topic {topic!r} failed: "
+                            f"{error.name()}: {error.str()}", retriable=True) from err
+    if committed.error is not None:
+        raise SinkError(f"{label}: reading the checkpoint on topic {topic!r} failed: "
+                        f"{committed.error}", retriable=True)
+    if committed.offset < 0:
+        return None
+    return Checkpoint.from_offset(committed.offset, committed.metadata)
+
+
 class TaskProducer:
     """The Kafka side of one task: topic, producer, checkpoint."""
 
@@ -81,6 +133,7 @@ class TaskProducer:
         self.config = config
         self.task = task
         self.topic = task.topic
+        self.history_topic = task.history_topic
         self.exactly_once = config.delivery_mode == "exactly_once"
         self._timeout_s = config.kafka.operation_timeout_ms / 1000
         self._serializer = RecordSerializer(
@@ -96,8 +149,8 @@ class TaskProducer:
     # -- lifecycle -----------------------------------------------------------
 
     def start(self) -> Checkpoint | None:
-        """Create the topic if needed, start the producer and return the committed checkpoint."""
-        self._ensure_topic()
+        """Create the topics if needed, start the producer and return the committed checkpoint."""
+        self._ensure_topics()
         self._producer = Producer(self._producer_conf())
         self._consumer = Consumer(self._consumer_conf())
         if self.exactly_once:
@@ -130,6 +183,7 @@ class TaskProducer:
             "enable.idempotence": True,
             "linger.ms": 5,
             "compression.type": "lz4",
+            "logger": librdkafka_log,
         }
         conf.update(self.config.kafka.producer)
         if self.exactly_once:
@@ -143,66 +197,103 @@ class TaskProducer:
             "group.id": self.config.group_id,
             "enable.auto.commit": False,
             "isolation.level": "read_committed",
+            "logger": librdkafka_log,
         }
         conf.update(self.config.kafka.consumer)
         return conf
 
-    def _ensure_topic(self) -> None:
-        admin = AdminClient({"bootstrap.servers": self.config.kafka.bootstrap_servers})
+    def _ensure_topics(self) -> None:
+        admin = AdminClient({"bootstrap.servers": self.config.kafka.bootstrap_servers,
+                             "logger": librdkafka_log})
         try:
             metadata = admin.list_topics(timeout=self._timeout_s)
         except KafkaException as err:
             raise SinkError(f"[{self.task.name}] cannot reach Kafka at "
                             f"{self.config.kafka.bootstrap_servers}: {err}", retriable=True) from err
-        if self.topic in metadata.topics:
-            return
         topic_conf = self.config.kafka.topic
+        wanted = [
+            NewTopic(self.topic, num_partitions=topic_conf.partitions,
+                     replication_factor=topic_conf.replication_factor,
+                     config=dict(topic_conf.config)),
+            # One partition keeps the catalog history in order; compaction keeps
+            # the newest document per key and drops tables once their tombstone ages out.
+            NewTopic(self.history_topic, num_partitions=1,
+                     replication_factor=topic_conf.replication_factor,
+                     config={"cleanup.policy": "compact"}),
+        ]
+        missing = [topic for topic in wanted if topic.topic not in metadata.topics]
+        if not missing:
+            return
         if not topic_conf.create:
-            raise SinkError(f"[{self.task.name}] topic {self.topic!r} does not exist and "
-                            f"kafka.topic.create is false; create it or enable kafka.topic.create")
-        new_topic = NewTopic(self.topic, num_partitions=topic_conf.partitions,
-                             replication_factor=topic_conf.replication_factor,
-                             config=dict(topic_conf.config))
-        future = admin.create_topics([new_topic], operation_timeout=self._timeout_s)[self.topic]
-        try:
-            future.result()
-            log.info("[%s] created topic %s with %d partition(s)", self.task.name, self.topic,
-                     topic_conf.partitions)
-        except KafkaException as err:
-            if _kafka_error(err).code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise SinkError(f"[{self.task.name}] creating topic {self.topic!r} failed: {err}") from err
+            names = ", ".join(repr(topic.topic) for topic in missing)
+            raise SinkError(f"[{self.task.name}] topic(s) {names} do not exist and "
+                            f"kafka.topic.create is false; create them or enable kafka.topic.create")
+        futures = admin.create_topics(missing, operation_timeout=self._timeout_s)
+        for topic in missing:
+            try:
+                futures[topic.topic].result()
+                log.info("[%s] created topic %s with %d partition(s)", self.task.name, topic.topic,
+                         topic.num_partitions)
+            except KafkaException as err:
+                if _kafka_error(err).code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise SinkError(f"[{self.task.name}] creating topic {topic.topic!r} failed: "
+                                    f"{err}") from err
 
     # -- checkpoint ------------------------------------------------------------
 
     def read_checkpoint(self) -> Checkpoint | None:
         """Return the group's committed checkpoint for this task's topic, or None if there is none."""
         assert self._consumer is not None
-        partition = TopicPartition(self.topic, CHECKPOINT_PARTITION)
-        deadline = time.monotonic() + self._timeout_s
-        while True:
-            try:
-                committed = self._consumer.committed([partition], timeout=self._timeout_s)[0]
-                break
-            except KafkaException as err:
-                error = _kafka_error(err)
-                # UNSTABLE_OFFSET_COMMIT: a transaction holding an offset is still
-                # being completed by the coordinator; it settles within moments.
-                if error.retriable() and time.monotonic() < deadline:
-                    time.sleep(0.2)
+        return fetch_checkpoint(self._consumer, self.topic, timeout_s=self._timeout_s,
+                                label=f"[{self.task.name}] group {self.config.group_id!r}")
+
+    def read_schema_history(self) -> list[CatalogChange]:
+        """Return every committed catalog change of the schema-history topic, oldest first."""
+        consumer = Consumer({
+            "bootstrap.servers": self.config.kafka.bootstrap_servers,
+            "group.id": f"{self.config.group_id}.schema-history",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "isolation.level": "read_committed",
+            "logger": librdkafka_log,
+        })
+        try:
+            metadata = consumer.list_topics(self.history_topic, timeout=self._timeout_s)
+            partitions = sorted(metadata.topics[self.history_topic].partitions)
+            consumer.assign([TopicPartition(self.history_topic, p, OFFSET_BEGINNING)
+                             for p in partitions])
+            changes: list[CatalogChange] = []
+            at_end: set[int] = set()
+            deadline = time.monotonic() + self._timeout_s
+            while len(at_end) < len(partitions):
+                if time.monotonic() > deadline:
+                    raise SinkError(f"[{self.task.name}] reading {self.history_topic!r} timed out "
+                                    f"after {self._timeout_s:.0f} s", retriable=True)
+                message = consumer.poll(0.5)
+                if message is None:
                     continue
-                raise SinkError(f"[{self.task.name}] reading the checkpoint of group "
-                                f"{self.config.group_id!r} failed: {err}", retriable=True) from err
-        if committed.error is not None:
-            raise SinkError(f"[{self.task.name}] reading the checkpoint failed: {committed.error}",
-                            retriable=True)
-        if committed.offset < 0:
-            return None
-        return Checkpoint.from_offset(committed.offset, committed.metadata)
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        at_end.add(message.partition())
+                        continue
+                    raise SinkError(f"[{self.task.name}] reading {self.history_topic!r} failed: "
+                                    f"{error}", retriable=error.retriable())
+                at_end.discard(message.partition())
+                value = message.value()
+                changes.append(CatalogChange(
+                    key=message.key().decode("utf-8"),
+                    value=None if value is None else json.loads(value),
+                ))
+            return changes
+        finally:
+            consumer.close()
 
     # -- publishing --------------------------------------------------------------
 
-    def publish(self, records: list[OutRecord], checkpoint: Checkpoint) -> None:
-        """Publish ``records`` and move the checkpoint to ``checkpoint``, atomically in exactly-once mode.
+    def publish(self, records: list[OutRecord], checkpoint: Checkpoint,
+                catalog_changes: list[CatalogChange] | tuple[CatalogChange, ...] = ()) -> None:
+        """Publish ``records`` and ``catalog_changes`` and move the checkpoint, atomically in exactly-once mode.
 
         On return the records are acknowledged and the checkpoint is committed.
         On SinkError nothing of this call is committed; the caller re-reads
@@ -212,24 +303,31 @@ class TaskProducer:
         offsets = [TopicPartition(self.topic, CHECKPOINT_PARTITION, checkpoint.next_version,
                                   metadata=checkpoint.metadata())]
         if self.exactly_once:
-            self._publish_transaction(records, offsets)
+            self._publish_transaction(records, catalog_changes, offsets)
         else:
-            self._publish_acknowledged(records, offsets)
+            self._publish_acknowledged(records, catalog_changes, offsets)
 
-    def _produce_all(self, records: list[OutRecord]) -> None:
+    def _produce(self, topic: str, *, key: bytes, value: bytes | None,
+                 headers: list[tuple[str, bytes]] | None = None) -> None:
         assert self._producer is not None
+        while True:
+            try:
+                self._producer.produce(topic, value=value, key=key, headers=headers,
+                                       on_delivery=self._on_delivery)
+                break
+            except BufferError:
+                # The local queue is full: serve delivery reports to make room.
+                self._producer.poll(0.1)
+        self._producer.poll(0)
+
+    def _produce_all(self, records: list[OutRecord],
+                     catalog_changes: list[CatalogChange] | tuple[CatalogChange, ...]) -> None:
+        for change in catalog_changes:
+            value = None if change.value is None else json.dumps(change.value, sort_keys=True).encode()
+            self._produce(self.history_topic, key=change.key.encode(), value=value)
         for record in records:
             key, value = self._serializer.serialize(self.topic, record.key, record.value)
-            while True:
-                try:
-                    self._producer.produce(self.topic, value=value, key=key,
-                                           headers=list(record.headers),
-                                           on_delivery=self._on_delivery)
-                    break
-                except BufferError:
-                    # The local queue is full: serve delivery reports to make room.
-                    self._producer.poll(0.1)
-            self._producer.poll(0)
+            self._produce(self.topic, key=key, value=value, headers=list(record.headers))
 
     def _on_delivery(self, err: KafkaError | None, message: object) -> None:
         if err is not None:
@@ -237,14 +335,16 @@ class TaskProducer:
             if self._on_delivery_error is not None:
                 self._on_delivery_error(f"{err.name()}: {err.str()}")
 
-    def _publish_transaction(self, records: list[OutRecord], offsets: list[TopicPartition]) -> None:
+    def _publish_transaction(self, records: list[OutRecord],
+                             catalog_changes: list[CatalogChange] | tuple[CatalogChange, ...],
+                             offsets: list[TopicPartition]) -> None:
         producer = self._producer
         assert producer is not None and self._consumer is not None
         self._delivery_errors.clear()
         try:
             producer.begin_transaction()
             self._in_transaction = True
-            self._produce_all(records)
+            self._produce_all(records, catalog_changes)
             producer.send_offsets_to_transaction(offsets, self._consumer.consumer_group_metadata(),
                                                  self._timeout_s)
             self._commit_transaction()
@@ -283,11 +383,13 @@ class TaskProducer:
             log.warning("[%s] abort_transaction failed: %s", self.task.name, abort_err)
         self._in_transaction = False
 
-    def _publish_acknowledged(self, records: list[OutRecord], offsets: list[TopicPartition]) -> None:
+    def _publish_acknowledged(self, records: list[OutRecord],
+                              catalog_changes: list[CatalogChange] | tuple[CatalogChange, ...],
+                              offsets: list[TopicPartition]) -> None:
         producer = self._producer
         assert producer is not None and self._consumer is not None
         self._delivery_errors.clear()
-        self._produce_all(records)
+        self._produce_all(records, catalog_changes)
         remaining = producer.flush(self._timeout_s)
         if remaining:
             raise SinkError(f"[{self.task.name}] {remaining} record(s) not acknowledged within "

@@ -16,12 +16,21 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 import time
 from typing import Callable
 
 from connector.config import ConnectorConfig, TaskConfig
 from connector.decode import catalog_from_config, decode_message, msg_type_name
-from connector.errors import ConnectorError, DecodeError, SinkError, WalCorruptionError, WalError
+from connector.decode.catalog import CatalogChange
+from connector.errors import (
+    ConfigError,
+    ConnectorError,
+    DecodeError,
+    SinkError,
+    WalCorruptionError,
+    WalError,
+)
 from connector.sink.producer import Checkpoint, TaskProducer
 from connector.sink.records import OutRecord, RecordContext, build_records
 from connector.tasks.vnode import VnodeInfo, read_vnode_info
@@ -65,14 +74,20 @@ class SourceTask:
         self.producer = producer or TaskProducer(config, task)
         self.status = TaskStatus.STARTING
         self.error: ConnectorError | None = None
-        self.vnode: VnodeInfo | None = None
         self.next_process_ver: int | None = None
         self.committed_ver: int | None = None
+        if not os.path.isdir(task.wal_dir):
+            raise ConfigError(f"{self._config_key}.wal_dir: {task.wal_dir!r} is not a directory; "
+                              f"point it at a vnode's wal/ directory")
+        self.vnode: VnodeInfo = read_vnode_info(
+            task.wal_dir, configured_vg_id=task.vgroup_id, key=f"{self._config_key}.vgroup_id",
+            configured_precision=task.precision, precision_key=f"{self._config_key}.precision")
         self._reader = WalReader(task.wal_dir)
         self._catalog = catalog_from_config(config.table_schemas)
         self._context: RecordContext | None = None
         self._retry_at = 0.0
         self._retry_delay = 0.5
+        self._pending_changes: list[CatalogChange] = []
         self.transactions = 0
         self.versions_published = 0
         self.records_published = 0
@@ -88,8 +103,6 @@ class SourceTask:
             raise TaskHalted(str(err)) from err
 
     def _start(self) -> None:
-        self.vnode = read_vnode_info(self.task.wal_dir, configured_vg_id=self.task.vgroup_id,
-                                     key=f"{self._config_key}.vgroup_id")
         self._context = RecordContext(connector=self.config.name, task=self.name,
                                       vg_id=self.vnode.vg_id, precision=self.vnode.precision)
         checkpoint = self.producer.start()
@@ -109,7 +122,7 @@ class SourceTask:
         else:
             start_version = self._initial_version(bounds.first_version, bounds.last_version)
 
-        self._replay_ddl(bounds.first_version, start_version)
+        self._restore_catalog(bounds.first_version, start_version)
         self._reader.seek(start_version)
         self.next_process_ver = start_version
         self.committed_ver = start_version
@@ -128,8 +141,27 @@ class SourceTask:
                  self.config.group_id, self.task.topic, version, position, first, last)
         return version
 
+    def _restore_catalog(self, first: int, start_version: int) -> None:
+        """Rebuild the schema catalog as it stood at the checkpoint.
+
+        The schema-history topic holds every change committed with an earlier
+        checkpoint.  When it is empty (a new task, or a topic written before
+        the history existed) the retained DDL before the start version is
+        replayed from the WAL instead, and its changes are persisted with the
+        next transaction.
+        """
+        history = self.producer.read_schema_history()
+        for change in history:
+            self._catalog.apply_change(change)
+        self._catalog.record_changes = True
+        if history:
+            log.info("[%s] restored %d schema catalog change(s) from %s", self.name, len(history),
+                     self.task.history_topic)
+            return
+        self._replay_ddl(first, start_version)
+
     def _replay_ddl(self, first: int, stop: int) -> None:
-        """Rebuild the schema catalog from the DDL entries that precede the start version.
+        """Feed the catalog with the DDL entries in ``[first, stop)``.
 
         NOTE: only DDL retained in the WAL is seen; older schemas must come
         from ``table_schemas``.  Tables auto-created by SUBMITs before the
@@ -201,11 +233,13 @@ class SourceTask:
                              msg_type_name=msg_type_name(entry.msg_type), message=message)
 
     def _publish(self, records: list[OutRecord], next_version: int) -> bool:
-        assert self.vnode is not None
         checkpoint = Checkpoint(next_version=next_version, vg_id=self.vnode.vg_id,
                                 wal_dir=self.task.wal_dir)
+        # Changes stay pending until a publish succeeds: a rewind re-decodes the
+        # same DDL, and the catalog records nothing for an update it already has.
+        self._pending_changes.extend(self._catalog.drain_changes())
         try:
-            self.producer.publish(records, checkpoint)
+            self.producer.publish(records, checkpoint, self._pending_changes)
         except SinkError as err:
             if not err.retriable:
                 self._halt(err, version=self.committed_ver)
@@ -215,6 +249,7 @@ class SourceTask:
         log.debug("[%s] committed versions %d..%d (%d records)", self.name,
                   self.committed_ver, next_version - 1, len(records))
         assert self.committed_ver is not None
+        self._pending_changes = []
         self.transactions += 1
         self.versions_published += next_version - self.committed_ver
         self.records_published += len(records)
@@ -236,9 +271,10 @@ class SourceTask:
     def _halt(self, err: ConnectorError, *, version: int | None) -> None:
         self.status = TaskStatus.HALTED
         self.error = err
-        where = f" at version {version}" if version is not None else ""
-        log.error("[%s] task halted%s; the checkpoint stays at %s: %s", self.name, where,
-                  self.committed_ver, err)
+        where = f" at version {version}" if version is not None else " before it started"
+        checkpoint = (f"the checkpoint stays at {self.committed_ver}" if self.committed_ver is not None
+                      else "no checkpoint was committed")
+        log.error("[%s] task halted%s; %s: %s", self.name, where, checkpoint, err)
 
     def stop(self) -> None:
         """Close the reader and the producer; committed work stays committed."""
@@ -246,6 +282,9 @@ class SourceTask:
         self.producer.close()
         if self.status is not TaskStatus.HALTED:
             self.status = TaskStatus.STOPPED
-        log.info("[%s] stopped at nextProcessVer %s; this run committed %d versions and %d records "
-                 "in %d transactions", self.name, self.committed_ver, self.versions_published,
-                 self.records_published, self.transactions)
+        if self.committed_ver is None:
+            log.info("[%s] stopped before reading its checkpoint", self.name)
+            return
+        log.info("[%s] stopped at nextProcessVer %d; this run committed %d version(s) and "
+                 "%d record(s) in %d transaction(s)", self.name, self.committed_ver,
+                 self.versions_published, self.records_published, self.transactions)

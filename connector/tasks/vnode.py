@@ -31,12 +31,15 @@ class VnodeInfo:
     db_name: str | None = None
 
 
-def read_vnode_info(wal_dir: str, *, configured_vg_id: int | None, key: str) -> VnodeInfo:
+def read_vnode_info(wal_dir: str, *, configured_vg_id: int | None, key: str,
+                    configured_precision: str | None = None,
+                    precision_key: str = "precision") -> VnodeInfo:
     """Find the vgroup id and precision for ``wal_dir``.
 
     The vgroup id comes from the configuration (``key`` names that setting in
     errors), else vnode.json, else a parent directory named ``vnode<N>``.
-    A configured id that contradicts vnode.json is rejected.
+    The precision comes from vnode.json, else from the configuration.  A
+    configured value that contradicts vnode.json is rejected.
     """
     vnode_dir = Path(wal_dir).resolve().parent
     vnode_json = vnode_dir / "vnode.json"
@@ -49,6 +52,12 @@ def read_vnode_info(wal_dir: str, *, configured_vg_id: int | None, key: str) -> 
             db_name = config.get("dbname")
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise ConfigError(f"{vnode_json}: cannot read vgId and precision: {err}") from err
+
+    if configured_precision is not None:
+        if precision is not None and precision != configured_precision:
+            raise ConfigError(f"{precision_key}: {configured_precision!r} contradicts precision "
+                              f"{precision!r} in {vnode_json}; remove the setting")
+        precision = configured_precision
 
     if configured_vg_id is not None:
         if file_vg_id is not None and file_vg_id != configured_vg_id:

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from connector.errors import WalError
 from connector.wal._format import idx_file_name
 
 __all__ = ["SegmentFile", "SegmentMeta", "WalMeta", "list_segments", "read_meta"]
@@ -62,7 +63,11 @@ class SegmentFile:
 def list_segments(wal_dir: str | os.PathLike[str]) -> list[SegmentFile]:
     """List the .log segments of ``wal_dir`` sorted by first version (the 20-digit file stem)."""
     segments = []
-    for name in os.listdir(wal_dir):
+    try:
+        names = os.listdir(wal_dir)
+    except OSError as err:
+        raise WalError(f"{os.fspath(wal_dir)}: cannot list the WAL directory: {err.strerror}") from err
+    for name in names:
         match = _LOG_NAME.match(name)
         if match is None:
             continue
@@ -85,7 +90,11 @@ def read_meta(wal_dir: str | os.PathLike[str]) -> WalMeta | None:
     TDengine itself rebuilds the segment list from the directory in that case.
     """
     candidates = []
-    for name in os.listdir(wal_dir):
+    try:
+        names = os.listdir(wal_dir)
+    except OSError as err:
+        raise WalError(f"{os.fspath(wal_dir)}: cannot list the WAL directory: {err.strerror}") from err
+    for name in names:
         match = _META_NAME.match(name)
         if match is not None:
             candidates.append((int(match.group(1)), Path(wal_dir, name)))

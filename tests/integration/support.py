@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import struct
 import time
 import uuid
 from pathlib import Path
@@ -13,7 +12,11 @@ from typing import Any, Callable
 from confluent_kafka import Consumer, TopicPartition
 
 from connector.config import ConnectorConfig, parse_config
-from connector.sink.consume import iter_topic_records
+from connector.decode.model import NONE, TdType
+from connector.decode.render import render_value
+from connector.sink.consume import iter_topic_records, row_values
+
+from ..unit.decode._fixture_data import iter_differences
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tdengine-wal"
 
@@ -87,33 +90,85 @@ def read_topic(config: ConnectorConfig) -> list[dict[str, Any]]:
     return list(iter_topic_records(config, config.tasks[0].topic, idle_timeout_s=3.0))
 
 
-def float32_bits(value: float) -> int:
-    return struct.unpack("<I", struct.pack("<f", value))[0]
-
-
-def cell_from_record(column: dict[str, Any], value: Any) -> Any:
-    """Turn a decoded Avro cell into the value convention of expected.json."""
-    if value is None:
-        return None
-    if column["type"] == "VARCHAR" and isinstance(value, bytes):
-        return {"hex": value.hex()}
-    return value
-
-
-def rows_by_name(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """Return the rows of a SUBMIT record as dicts keyed by column name."""
+def rendered_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Render the rows of a SUBMIT record the way expected.json writes them (NONE cells left out)."""
     columns = record["columns"]
-    return [
-        {column["name"]: cell_from_record(column, cell) for column, cell in zip(columns, row)}
-        for row in record["rows"]
-    ]
+    rows = []
+    for values in row_values(record):
+        row = {}
+        for column, value in zip(columns, values):
+            if value is not NONE:
+                row[column["name"]] = render_value(value, TdType[column["type"]])
+        rows.append(row)
+    return rows
 
 
-def same_cell(expected: Any, actual: Any, type_name: str) -> bool:
-    """Compare one cell exactly: FLOAT by its float32 bit pattern, everything else by value."""
-    if type_name == "FLOAT" and expected is not None and actual is not None:
-        return float32_bits(float(expected)) == float32_bits(actual)
-    return expected == actual
+def record_differences(expected_file: str, records: list[dict[str, Any]], *,
+                       first_version: int | None = None) -> list[str]:
+    """Compare published records with every SUBMIT row and DELETE range of a fixture WAL.
+
+    Each entry from ``first_version`` on must appear exactly once: one record
+    per table block of a SUBMIT, one per uid of a DELETE, none for other
+    entries.  Cells are compared exactly; FLOAT cells by their float32 bits.
+    """
+    expected = expected_entries(expected_file)
+    by_version: dict[int, list[dict[str, Any]]] = {}
+    for record in records:
+        value = record["value"]
+        by_version.setdefault(value["source"]["walVersion"], []).append(value)
+
+    problems: list[str] = []
+    for entry in expected["entries"]:
+        version = entry["version"]
+        if first_version is not None and version < first_version:
+            continue
+        body = entry["body"]
+        published = sorted(by_version.pop(version, []), key=lambda v: v["source"]["blockIndex"])
+        where = f"v{version}"
+        if body["kind"] == "submit":
+            problems += _submit_differences(where, body, published)
+        elif body["kind"] == "delete":
+            problems += _delete_differences(where, body, published)
+        elif published:
+            problems.append(f"{where}: {body['kind']} entry published {len(published)} record(s)")
+    for version in sorted(by_version):
+        problems.append(f"v{version}: {len(by_version[version])} record(s) outside the expected range")
+    return problems
+
+
+def _submit_differences(where: str, body: dict[str, Any], published: list[dict[str, Any]]) -> list[str]:
+    tables = body["tables"]
+    if [v["kind"] for v in published] != ["SUBMIT"] * len(tables):
+        return [f"{where}: expected {len(tables)} SUBMIT record(s), got {[v['kind'] for v in published]}"]
+    problems: list[str] = []
+    for index, (table, value) in enumerate(zip(tables, published)):
+        here = f"{where} table {index}"
+        source = value["source"]
+        if (source["blockIndex"], source["blockCount"]) != (index, len(tables)):
+            problems.append(f"{here}: block {source['blockIndex']}/{source['blockCount']}")
+        for key, field in (("uid", "uid"), ("suid", "suid"), ("sver", "sver"), ("tableName", "tableName")):
+            if value["table"][field] != table[key]:
+                problems.append(f"{here}: {field} {value['table'][field]!r}, expected {table[key]!r}")
+        float32_keys = frozenset(c["name"] for c in value["columns"] if c["type"] == "FLOAT")
+        expected_rows = [{k: v for k, v in row.items() if k not in ("srowFlag", "srowLen")}
+                         for row in table["rows"]]
+        problems += iter_differences(expected_rows, rendered_rows(value), f"{here}.rows", float32_keys)
+    return problems
+
+
+def _delete_differences(where: str, body: dict[str, Any], published: list[dict[str, Any]]) -> list[str]:
+    uids = body["uidList"]
+    if [v["kind"] for v in published] != ["DELETE"] * len(uids):
+        return [f"{where}: expected {len(uids)} DELETE record(s), got {[v['kind'] for v in published]}"]
+    names = body.get("tableNames") or [body.get("tableName")] * len(uids)
+    problems = []
+    for uid, name, value in zip(uids, names, published):
+        actual = (value["table"]["uid"], value["table"]["suid"], value["table"]["tableName"],
+                  value["delete"]["startTs"], value["delete"]["endTs"], value["delete"]["affectedRows"])
+        wanted = (uid, body["suid"], name, body["skey"], body["ekey"], body["affectedRows"])
+        if actual != wanted:
+            problems.append(f"{where}: DELETE record {actual}, expected {wanted}")
+    return problems
 
 
 def wait_for_committed(config: ConnectorConfig, target: int, *, timeout_s: float = 60.0,

@@ -71,7 +71,21 @@ def test_reserved_producer_key_rejected() -> None:
 def test_duplicate_topic_rejected() -> None:
     raw = minimal()
     raw["tasks"].append({"name": "vnode3", "wal_dir": "/data/vnode3/wal", "topic": "t.vnode2"})
-    with pytest.raises(ConfigError, match=r"tasks\[1\]\.topic: 't\.vnode2' is already used by tasks\[0\]"):
+    with pytest.raises(ConfigError, match=r"tasks\[1\]\.topic: topic 't\.vnode2' is already used as tasks\[0\]\.topic"):
+        parse_config(raw)
+
+
+def test_history_topic_clash_rejected() -> None:
+    raw = minimal()
+    raw["tasks"].append({"name": "vnode3", "wal_dir": "/data/vnode3/wal", "topic": "t.vnode2.schema-history"})
+    with pytest.raises(ConfigError, match=r"already used as tasks\[0\]\.schema_history_topic"):
+        parse_config(raw)
+
+
+def test_precision_override_checked() -> None:
+    raw = minimal()
+    raw["tasks"][0]["precision"] = "s"
+    with pytest.raises(ConfigError, match=r"tasks\[0\]\.precision: 's' is not allowed; use one of ms, us, ns"):
         parse_config(raw)
 
 

@@ -170,3 +170,38 @@ def test_ddl_updates_catalog() -> None:
     assert catalog.table_name(7200000000000010002) is None  # dropped at v12
     assert catalog.table_name(7200000000000010004) == "d1004"  # auto-created at v11
     assert catalog.table(7200000000000010003).tags == {"groupid": 30, "site": None}
+
+
+def test_change_journal_replays_to_same_catalog() -> None:
+    from connector.decode import decode_message
+    from connector.decode.catalog import SchemaCatalog
+
+    from ._fixture_data import FIXTURES
+
+    expected = __import__("json").loads((FIXTURES / "ddl" / "wal.expected.json").read_text())
+    source = SchemaCatalog()
+    source.record_changes = True
+    changes = []
+    for entry in expected["entries"]:
+        decode_message(entry["msgType"], bytes.fromhex(entry["bodyHex"]), source)
+        changes += source.drain_changes()
+
+    replayed = SchemaCatalog()
+    for change in changes:
+        replayed.apply_change(change)
+
+    assert replayed.to_dict() == source.to_dict()
+    assert source.drain_changes() == []
+    assert any(change.value is None for change in changes)  # d1002 was dropped
+    assert {change.key.split("/")[0] for change in changes} == {"schema", "table", "super-table"}
+
+
+def test_change_journal_skips_unchanged_updates() -> None:
+    from connector.decode.catalog import SchemaCatalog
+
+    catalog = SchemaCatalog()
+    catalog.record_changes = True
+    catalog.add_table(7, "d7", suid=1, tags={"g": 1})
+    catalog.add_table(7, "d7", suid=1, tags={"g": 1})
+    catalog.drop_table(8)
+    assert [change.key for change in catalog.drain_changes()] == ["table/7"]
