@@ -7,9 +7,13 @@ commits, so it cannot disturb the connector's checkpoints.
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import time
 import uuid
 from typing import Any, Iterator
+
+import fastavro.read
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
@@ -23,21 +27,62 @@ from connector.sink.avro import (
     registry_client,
 )
 
-__all__ = ["RecordDecoder", "cell_value", "iter_topic_records", "row_values"]
+__all__ = ["RecordDecoder", "cell_value", "iter_topic_records", "raw_timestamp_readers", "row_values"]
 
 
-def cell_value(column: dict[str, Any], cell: Any) -> object:
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_UNITS = {"MILLISECONDS": datetime.timedelta(milliseconds=1),
+          "MICROSECONDS": datetime.timedelta(microseconds=1)}
+# Logical types whose standard fastavro reader turns the long into a datetime.
+_DATETIME_LOGICAL_READERS = ("long-timestamp-millis", "long-timestamp-micros")
+
+
+def _timestamp_integer(value: object, unit: str | None) -> int:
+    """Return a TIMESTAMP cell as the integer TDengine stored, also when a reader made it a datetime."""
+    if isinstance(value, datetime.datetime):
+        if unit not in _UNITS:
+            raise ValueError(f"a datetime TIMESTAMP cell needs the record's precision, got {unit!r}")
+        return (value - _EPOCH) // _UNITS[unit]
+    return int(value)  # type: ignore[call-overload]
+
+
+@contextlib.contextmanager
+def raw_timestamp_readers() -> Iterator[None]:
+    """Make fastavro return timestamp-millis and timestamp-micros values as plain integers.
+
+    fastavro converts them to datetimes, which fails for TDengine timestamps
+    outside years 1 to 9999.  The override is process-wide while the block
+    runs, so it is not safe to use from several threads at once.
+    """
+    saved = {name: fastavro.read.LOGICAL_READERS[name] for name in _DATETIME_LOGICAL_READERS}
+    for name in _DATETIME_LOGICAL_READERS:
+        fastavro.read.LOGICAL_READERS[name] = _identity_reader
+    try:
+        yield
+    finally:
+        fastavro.read.LOGICAL_READERS.update(saved)
+
+
+def _identity_reader(data: object, writer_schema: object, reader_schema: object) -> object:
+    return data
+
+
+def cell_value(column: dict[str, Any], cell: Any, unit: str | None = None) -> object:
     """Turn one decoded Avro cell back into the decoder's value for its column type.
 
     The inverse of ``connector.sink.records.cell_to_avro``: UBIGINT from its
     8-byte big-endian fixed, VARCHAR to the stored bytes, DECIMAL to a
-    DecimalValue, the Unset record to NONE; other cells are returned as they are.
+    DecimalValue, TIMESTAMP to its integer (``unit`` is the record's
+    ``source.precision``, needed only when a reader produced datetimes), the
+    Unset record to NONE; other cells are returned as they are.
     """
     if cell is None:
         return None
     if cell == {} and isinstance(cell, dict):
         return NONE
     column_type = column["type"]
+    if column_type == "TIMESTAMP" and isinstance(cell, dict):
+        return _timestamp_integer(cell["value"], unit)
     if column_type == "UBIGINT":
         return int.from_bytes(cell, "big", signed=False)
     if column_type == "VARCHAR":
@@ -51,7 +96,8 @@ def cell_value(column: dict[str, Any], cell: Any) -> object:
 def row_values(record: dict[str, Any]) -> list[tuple[object, ...]]:
     """Return the rows of a decoded SUBMIT record as tuples of decoder values."""
     columns = record["columns"]
-    return [tuple(cell_value(column, cell) for column, cell in zip(columns, row))
+    unit = record["source"]["precision"]
+    return [tuple(cell_value(column, cell, unit) for column, cell in zip(columns, row))
             for row in record["rows"]]
 
 
@@ -59,8 +105,10 @@ class RecordDecoder:
     """Decode record keys and values in whichever framing the connector was configured with."""
 
     def __init__(self, *, schema_registry_url: str | None = None,
-                 schema_registry_conf: dict[str, str] | None = None) -> None:
+                 schema_registry_conf: dict[str, str] | None = None,
+                 raw_timestamps: bool = True) -> None:
         self.registry_url = schema_registry_url
+        self.raw_timestamps = raw_timestamps
         if schema_registry_url:
             from confluent_kafka.schema_registry.avro import AvroDeserializer
 
@@ -72,6 +120,13 @@ class RecordDecoder:
             self._value_codec = SingleObjectCodec(load_schema(VALUE_SCHEMA_FILE))
 
     def decode(self, topic: str, key: bytes, value: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Decode a key and value; with ``raw_timestamps`` TIMESTAMP cells stay integers."""
+        if not self.raw_timestamps:
+            return self._decode(topic, key, value)
+        with raw_timestamp_readers():
+            return self._decode(topic, key, value)
+
+    def _decode(self, topic: str, key: bytes, value: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
         if self.registry_url:
             from confluent_kafka.serialization import MessageField, SerializationContext
 

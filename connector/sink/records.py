@@ -30,12 +30,17 @@ NAMESPACE = "io.tdengine.walconnector"
 _UINT64 = f"{NAMESPACE}.UInt64"
 _DECIMAL = f"{NAMESPACE}.Decimal"
 _UNSET = f"{NAMESPACE}.Unset"
+_TIMESTAMP_BRANCHES = {
+    "ms": f"{NAMESPACE}.TimestampMillis",
+    "us": f"{NAMESPACE}.TimestampMicros",
+    "ns": f"{NAMESPACE}.TimestampNanos",
+}
 
 _PRECISION_SYMBOLS = {"ms": "MILLISECONDS", "us": "MICROSECONDS", "ns": "NANOSECONDS"}
 
 _LONG_TYPES = frozenset({
     TdType.TINYINT, TdType.SMALLINT, TdType.INT, TdType.BIGINT,
-    TdType.UTINYINT, TdType.USMALLINT, TdType.UINT, TdType.TIMESTAMP,
+    TdType.UTINYINT, TdType.USMALLINT, TdType.UINT,
 })
 
 
@@ -59,8 +64,11 @@ class OutRecord:
     version: int
 
 
-def cell_to_avro(column: Column, value: object) -> object:
-    """Return the Avro union datum for one cell of ``column``."""
+def cell_to_avro(column: Column, value: object, precision: str | None = None) -> object:
+    """Return the Avro union datum for one cell of ``column``.
+
+    ``precision`` ("ms", "us", "ns" or None) picks the branch of a TIMESTAMP cell.
+    """
     if value is None:
         return None
     if value is NONE:
@@ -70,6 +78,9 @@ def cell_to_avro(column: Column, value: object) -> object:
         return ("boolean", bool(value))
     if column_type in _LONG_TYPES:
         return ("long", value)
+    if column_type == TdType.TIMESTAMP:
+        branch = _TIMESTAMP_BRANCHES.get(precision) if precision else None
+        return (branch, {"value": value}) if branch else ("long", value)
     if column_type == TdType.UBIGINT:
         return (_UINT64, int(value).to_bytes(8, "big", signed=False))
     if column_type == TdType.FLOAT:
@@ -133,7 +144,7 @@ def _headers(version: int, kind: str) -> tuple[tuple[str, bytes], ...]:
     return (("wal.version", str(version).encode()), ("wal.op", kind.encode()))
 
 
-def _submit_value(block: TableBlock) -> dict[str, object]:
+def _submit_value(block: TableBlock, precision: str | None) -> dict[str, object]:
     columns = block.columns
     return {
         "kind": "SUBMIT",
@@ -145,7 +156,7 @@ def _submit_value(block: TableBlock) -> dict[str, object]:
             "superTableName": block.super_table_name,
         },
         "columns": [_column_descriptor(column) for column in columns],
-        "rows": [[cell_to_avro(column, value) for column, value in zip(columns, row)]
+        "rows": [[cell_to_avro(column, value, precision) for column, value in zip(columns, row)]
                  for row in block.rows],
         "delete": None,
         "gap": None,
@@ -181,7 +192,8 @@ def build_records(ctx: RecordContext, *, version: int, ingest_ts: int, msg_type:
     """Build the records of one WAL entry; an entry that carries no data yields none."""
     parts: list[tuple[int, str, dict[str, object]]] = []
     if isinstance(message, SubmitMessage):
-        parts = [(block.uid, "SUBMIT", _submit_value(block)) for block in message.blocks]
+        parts = [(block.uid, "SUBMIT", _submit_value(block, ctx.precision))
+                 for block in message.blocks]
     elif isinstance(message, DeleteMessage):
         parts = [(uid, "DELETE", value) for uid, value in _delete_values(message)]
 

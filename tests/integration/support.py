@@ -15,6 +15,7 @@ from connector.config import ConnectorConfig, parse_config
 from connector.decode.model import NONE, TdType
 from connector.decode.render import render_value
 from connector.sink.consume import iter_topic_records, row_values
+from connector.wal._format import IDX_STRUCT
 
 from ..unit.decode._fixture_data import iter_differences
 
@@ -55,7 +56,8 @@ def expected_entries(name: str) -> dict[str, Any]:
 
 def make_config(bootstrap: str, wal_dir: Path, *, delivery_mode: str = "exactly_once",
                 max_versions: int = 500, table_schemas: list | None = None,
-                extra_kafka: dict | None = None) -> ConnectorConfig:
+                extra_kafka: dict | None = None,
+                task_overrides: dict | None = None) -> ConnectorConfig:
     """Return a configuration with one task and a connector name, topic and group unique to the test."""
     suffix = uuid.uuid4().hex[:10]
     raw = {
@@ -68,7 +70,7 @@ def make_config(bootstrap: str, wal_dir: Path, *, delivery_mode: str = "exactly_
         "kafka": {"bootstrap_servers": bootstrap, "operation_timeout_ms": 20_000,
                   **(extra_kafka or {})},
         "tasks": [{"name": "vnode2", "wal_dir": str(wal_dir), "topic": f"wal-test-{suffix}",
-                   "vgroup_id": 2}],
+                   **(task_overrides if task_overrides is not None else {"vgroup_id": 2})}],
         "table_schemas": BASIC_TABLE_SCHEMAS if table_schemas is None else table_schemas,
     }
     return parse_config(raw)
@@ -186,3 +188,22 @@ def wait_for_committed(config: ConnectorConfig, target: int, *, timeout_s: float
         time.sleep(0.2)
         offset = committed_offset(config)
     return offset
+
+
+def trim_wal(source: Path, target: Path, first_version: int, expected: dict[str, Any]) -> None:
+    """Write a copy of a one-segment WAL that starts at ``first_version``, as retention would leave it.
+
+    The entries before ``first_version`` are cut from the .log and the .idx
+    slots of the rest are shifted to the new offsets.
+    """
+    entries = [e for e in expected["entries"] if e["version"] >= first_version]
+    log_name = entries[0]["logFile"]
+    base = entries[0]["logOffset"]
+    data = (source / log_name).read_bytes()[base:]
+    target.mkdir(parents=True, exist_ok=True)
+    for old in target.iterdir():
+        old.unlink()
+    stem = f"{first_version:020d}"
+    (target / f"{stem}.log").write_bytes(data)
+    (target / f"{stem}.idx").write_bytes(b"".join(
+        IDX_STRUCT.pack(e["version"], e["logOffset"] - base) for e in entries))
