@@ -34,6 +34,9 @@ __all__ = [
 ]
 
 DELIVERY_MODES = ("exactly_once", "at_least_once")
+# The oldest release whose SUBMIT layout (SSubmitReq2) the decoder reads.
+MIN_TDENGINE_RELEASE = (3, 0, 3)
+_RELEASE_PATTERN = re.compile(r"^3(\.\d+){1,3}$")
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 _TOPIC_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -98,6 +101,8 @@ class ConnectorConfig:
     table_schemas: tuple[dict[str, Any], ...] = ()
     log_level: str = "INFO"
     source_path: str | None = None
+    # None means "auto": every layout question is answered from the bytes.
+    tdengine_release: tuple[int, ...] | None = None
 
     @property
     def group_id(self) -> str:
@@ -197,6 +202,20 @@ def _string_map(key: str, value: object) -> dict[str, Any]:
         if not isinstance(item, (str, int, float, bool)):
             raise ConfigError(f"{key}.{item_key}: expected a string, number or boolean, got {item!r}")
     return dict(value)
+
+
+def _release(key: str, value: object) -> tuple[int, ...] | None:
+    text = str(value)
+    if text == "auto":
+        return None
+    if not _RELEASE_PATTERN.match(text):
+        raise ConfigError(f"{key}: {value!r} is not allowed; use auto or a TDengine 3.x release "
+                          f"such as 3.3.6.0 or 3.2")
+    release = tuple(int(part) for part in text.split("."))
+    if release < MIN_TDENGINE_RELEASE:
+        raise ConfigError(f"{key}: TDengine {text} writes the legacy SUBMIT format, which the "
+                          f"connector does not read; releases from 3.0.3 on are supported")
+    return release
 
 
 def _initial_position(key: str, value: object) -> str | int:
@@ -326,8 +345,10 @@ def parse_config(raw: object, *, base_dir: str | os.PathLike[str] = ".",
     idle_delay = connector.take("idle_scan_delay_ms", _int_range(1, 60_000), 100)
     max_versions = connector.take("max_versions_per_transaction", _int_range(1, 1_000_000), 500)
     max_records = connector.take("max_records_per_transaction", _int_range(1, 1_000_000), 5_000)
+    release = connector.take("tdengine_release", _release, None)
     connector.finish(("name", "delivery_mode", "idle_scan_delay_ms",
-                      "max_versions_per_transaction", "max_records_per_transaction"))
+                      "max_versions_per_transaction", "max_records_per_transaction",
+                      "tdengine_release"))
 
     log_level = logging_section.take("level", _choice(*_LOG_LEVELS), "INFO")
     logging_section.finish(("level",))
@@ -353,6 +374,7 @@ def parse_config(raw: object, *, base_dir: str | os.PathLike[str] = ".",
         table_schemas=table_schemas,
         log_level=log_level,
         source_path=source_path,
+        tdengine_release=release,
     )
 
 

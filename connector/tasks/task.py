@@ -23,11 +23,13 @@ from typing import Callable
 from connector.config import ConnectorConfig, TaskConfig
 from connector.decode import catalog_from_config, decode_message, msg_type_name
 from connector.decode.catalog import CatalogChange
+from connector.decode.model import SubmitMessage
 from connector.errors import (
     ConfigError,
     ConnectorError,
     DecodeError,
     SinkError,
+    UnsupportedFormatError,
     WalCorruptionError,
     WalError,
 )
@@ -220,11 +222,31 @@ class SourceTask:
 
     def _decode(self, entry: WalEntry) -> object:
         try:
-            return decode_message(entry.msg_type, entry.body, self._catalog)
+            message = decode_message(entry.msg_type, entry.body, self._catalog)
+            self._check_release(message)
+            return message
         except DecodeError as err:
             err.args = (f"{entry.log_path}: entry at offset {entry.offset}, version "
                         f"{entry.version}, msgType {entry.msg_type}: {err}",)
             raise
+
+    def _check_release(self, message: object) -> None:
+        """Reject a SUBMIT whose table-block encoding contradicts ``connector.tdengine_release``.
+
+        TDengine 3.3.0 added the encoding version in bits 8-15 of the block
+        flags; a 3.2 server never sets it, and a 3.3 server always does.
+        """
+        release = self.config.tdengine_release
+        if release is None or not isinstance(message, SubmitMessage):
+            return
+        expected = 1 if release >= (3, 3) else 0
+        for block in message.blocks:
+            if block.encoding_version != expected:
+                configured = ".".join(str(part) for part in release)
+                raise UnsupportedFormatError(
+                    f"table block of uid {block.uid} has encoding version {block.encoding_version}, "
+                    f"but TDengine {configured} (connector.tdengine_release) writes version "
+                    f"{expected}; set tdengine_release to the release that wrote this WAL, or auto")
 
     def _records_for(self, entry: WalEntry, message: object) -> list[OutRecord]:
         assert self._context is not None

@@ -70,9 +70,9 @@ def message_type(message: object) -> int:
 def encode_message(message: object, catalog: SchemaCatalog | None = None) -> bytes:
     """Encode one message body.
 
-    ``catalog`` must hold the super-table schemas whose tag ids child tables
-    in CREATE_TABLE and auto-create SUBMITs refer to; pass the catalog as it
-    was when the message was decoded.  Raises UnsupportedFormatError for a
+    ``catalog`` must hold the super-table schemas that give the tag ids of
+    child tables in CREATE_TABLE and auto-create SUBMITs. Pass the catalog as
+    it was when the message was decoded.  Raises UnsupportedFormatError for a
     message the encoders do not cover (ALTER_TABLE, BATCH_DEL, rollup super
     tables, JSON tags, …).
     """

@@ -8,8 +8,9 @@ Which optional trailing fields are written:
     colCmpr       when the decoded fields have it (3.3.0+, normal tables)
     hasExtSchema  when the decoded fields have ``extSchemasTypeMod`` (3.3.6+, every type)
 
-STag (``tTagNew``): entries sorted by cid; a NULL tag is not stored; offsets are
-u8 while the values take at most 127 bytes, else i16 with the LARGE flag.
+STag (``tTagNew``) stores its entries sorted by cid and leaves NULL tags out.
+Its offsets are u8 while the values take at most 127 bytes, else i16 with the
+LARGE flag.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ _VAR_SLOT: Final = struct.Struct("<i")
 
 @dataclass(slots=True)
 class _Scan:
-    """What ``tRowBuildScan`` measures before choosing a layout."""
+    """Sizes and flags that ``tRowBuildScan`` measures before it chooses a layout."""
 
     flag: int = 0
     stored: int = 0  # NULL + VALUE cells: the KV nCol

@@ -92,8 +92,8 @@ def encode_drop_table(message: DropTableMessage) -> bytes:
     """Encode a DROP_TABLE batch (no bytes after the frame; see the NOTE)."""
     out = Buffer()
     put_msg_head(out, message.head)
-    # NOTE: a vnode that dropped unknown tables while re-encoding leaves stale bytes
-    # after the frame; the decoded message does not keep them, so they are not written.
+    # NOTE: a vnode that drops unknown tables while re-encoding leaves stale bytes
+    # after the frame. The decoded message does not keep them, so they are not written.
     with out.frame():
         out.zigzag(len(message.tables), bits=32)
         for table in message.tables:

@@ -202,9 +202,9 @@ class WalWriter:
     def end_snapshot(self) -> list[int]:
         """Set ``snapshotVer``, delete the segments retention allows, save the meta (``walEndSnapshot``, 3.3.6).
 
-        Segments up to ``snapshot - log_retention`` are candidates; among
-        them the prefix up to the last one that is over the size limit, or
-        whose retention period has passed (period 0: always), is deleted.
+        Segments up to ``snapshot - log_retention`` are candidates. Among
+        them, the prefix up to the last one that is over the size limit or
+        past its retention period is deleted (period 0 deletes them all).
         Returns the first versions of the deleted segments.
         """
         version = self._snapshotting_version

@@ -131,3 +131,19 @@ def test_invalid_yaml_names_file(tmp_path: Path) -> None:
     path.write_text("kafka: [\n")
     with pytest.raises(ConfigError, match="invalid YAML"):
         load_config(path)
+
+
+def test_release_parsed() -> None:
+    assert parse_config(minimal(connector={"tdengine_release": "3.3.6.0"})).tdengine_release == (3, 3, 6, 0)
+    assert parse_config(minimal(connector={"tdengine_release": "auto"})).tdengine_release is None
+    assert parse_config(minimal()).tdengine_release is None
+
+
+def test_release_before_303_rejected() -> None:
+    with pytest.raises(ConfigError, match="legacy SUBMIT format"):
+        parse_config(minimal(connector={"tdengine_release": "3.0.2.6"}))
+
+
+def test_release_garbage_rejected() -> None:
+    with pytest.raises(ConfigError, match=r"connector\.tdengine_release: '3\.x' is not allowed"):
+        parse_config(minimal(connector={"tdengine_release": "3.x"}))
