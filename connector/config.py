@@ -83,10 +83,25 @@ class TaskConfig:
     initial_position: str | int = "earliest"
     precision: str | None = None
     schema_history_topic: str | None = None
+    gap_policy: str = "fail"
+    publish_up_to: str = "all"
+    fill_history: FillHistoryConfig | None = None
 
     @property
     def history_topic(self) -> str:
         return self.schema_history_topic or f"{self.topic}.schema-history"
+
+
+@dataclass(frozen=True, slots=True)
+class FillHistoryConfig:
+    """A version range to publish before the live task starts, fixed when the task is first created.
+
+    ``to_version`` None means "latest": the WAL's last version at the first
+    start, kept in the fill-history checkpoint so restarts keep the range.
+    """
+
+    from_version: int
+    to_version: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +118,12 @@ class ConnectorConfig:
     source_path: str | None = None
     # None means "auto": every layout question is answered from the bytes.
     tdengine_release: tuple[int, ...] | None = None
+    max_scan_counter: int = 3
+    scan_timer_ms: int = 1_000
+    queue_max_items: int = 1_000
+    queue_max_bytes: int = 64 * 1024 * 1024
+    checkpoint_refresh_interval_ms: int = 300_000
+    admin_listen: str | None = None
 
     @property
     def group_id(self) -> str:
@@ -218,6 +239,14 @@ def _release(key: str, value: object) -> tuple[int, ...] | None:
     return release
 
 
+def _listen_address(key: str, value: object) -> str:
+    text = _string(key, value)
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{key}: {text!r} is not a HOST:PORT listen address, e.g. 127.0.0.1:8083")
+    return text
+
+
 def _initial_position(key: str, value: object) -> str | int:
     if value in ("earliest", "latest"):
         return str(value)
@@ -275,22 +304,98 @@ def _parse_kafka(section: _Section) -> KafkaConfig:
     return kafka
 
 
-def _parse_task(section: _Section, base_dir: Path) -> TaskConfig:
-    wal_dir = Path(section.take("wal_dir", _string))
-    if not wal_dir.is_absolute():
-        wal_dir = base_dir / wal_dir
-    task = TaskConfig(
-        name=section.take("name", _name),
-        wal_dir=str(wal_dir),
-        topic=section.take("topic", _topic),
+_TASK_KEYS = ("name", "wal_dir", "data_dir", "vgroups", "topic", "vgroup_id", "initial_position",
+              "precision", "schema_history_topic", "gap_policy", "publish_up_to", "fill_history")
+_VNODE_DIR = re.compile(r"^vnode(\d+)$")
+
+
+def _fill_history(key: str, value: object) -> FillHistoryConfig:
+    section = _Section(key, value)
+    from_version = section.take("from_version", _int_range(0, 2**63 - 1))
+    to_raw = section.take("to_version", lambda k, v: v, "latest")
+    if to_raw == "latest":
+        to_version = None
+    else:
+        to_version = _int_range(0, 2**63 - 1)(section.key("to_version"), to_raw)
+        if to_version < from_version:
+            raise ConfigError(f"{section.key('to_version')}: {to_version} is below from_version "
+                              f"{from_version}")
+    section.finish(("from_version", "to_version"))
+    return FillHistoryConfig(from_version=from_version, to_version=to_version)
+
+
+def _discover_vnodes(key: str, data_dir: Path) -> list[tuple[int, Path]]:
+    """Return (vgId, wal dir) for every vnode<N>/wal under a dnode data directory."""
+    vnode_root = data_dir / "vnode"
+    if not vnode_root.is_dir():
+        raise ConfigError(f"{key}: {str(data_dir)!r} has no vnode/ directory; point data_dir at "
+                          f"a TDengine dataDir")
+    found = []
+    for child in sorted(vnode_root.iterdir()):
+        match = _VNODE_DIR.match(child.name)
+        if match is not None and (child / "wal").is_dir():
+            found.append((int(match.group(1)), child / "wal"))
+    if not found:
+        raise ConfigError(f"{key}: no vnode<N>/wal directory under {str(vnode_root)!r}")
+    return found
+
+
+def _parse_task(section: _Section, base_dir: Path) -> list[TaskConfig]:
+    """Parse one ``tasks`` entry; an entry with ``data_dir`` expands into one task per vnode."""
+    name = section.take("name", _name)
+    topic = section.take("topic", _topic if "data_dir" not in section._raw else _string)
+    wal_dir_text = section.take("wal_dir", _string, None)
+    data_dir_text = section.take("data_dir", _string, None)
+    vgroups = section.take("vgroups", _int_list, None)
+    common = dict(
         vgroup_id=section.take("vgroup_id", _int_range(0, 2**31 - 1), None),
         initial_position=section.take("initial_position", _initial_position, "earliest"),
         precision=section.take("precision", _choice("ms", "us", "ns"), None),
         schema_history_topic=section.take("schema_history_topic", _topic, None),
+        gap_policy=section.take("gap_policy", _choice("fail", "forward"), "fail"),
+        publish_up_to=section.take("publish_up_to", _choice("all", "commit"), "all"),
+        fill_history=section.take("fill_history", _fill_history, None),
     )
-    section.finish(("name", "wal_dir", "topic", "vgroup_id", "initial_position", "precision",
-                    "schema_history_topic"))
-    return task
+    section.finish(_TASK_KEYS)
+
+    if (wal_dir_text is None) == (data_dir_text is None):
+        raise ConfigError(f"{section.path}: set exactly one of wal_dir (one vnode) and data_dir "
+                          f"(every vnode of a dnode)")
+    if wal_dir_text is not None:
+        if vgroups is not None:
+            raise ConfigError(f"{section.key('vgroups')}: only allowed with data_dir")
+        wal_dir = Path(wal_dir_text)
+        if not wal_dir.is_absolute():
+            wal_dir = base_dir / wal_dir
+        return [TaskConfig(name=name, wal_dir=str(wal_dir), topic=topic, **common)]
+
+    if "{vgId}" not in topic:
+        raise ConfigError(f"{section.key('topic')}: {topic!r} must contain {{vgId}} with data_dir, "
+                          f"so each vnode's task gets its own topic")
+    for key in ("vgroup_id", "schema_history_topic"):
+        if common[key] is not None:
+            raise ConfigError(f"{section.key(key)}: not allowed with data_dir; each vnode's task "
+                              f"takes it from its own vnode")
+    data_dir = Path(data_dir_text)  # type: ignore[arg-type]
+    if not data_dir.is_absolute():
+        data_dir = base_dir / data_dir
+    tasks = []
+    for vg_id, wal_dir in _discover_vnodes(section.key("data_dir"), data_dir):
+        if vgroups is not None and vg_id not in vgroups:
+            continue
+        task_topic = _topic(section.key("topic"), topic.replace("{vgId}", str(vg_id)))
+        tasks.append(TaskConfig(name=f"{name}.vnode{vg_id}", wal_dir=str(wal_dir),
+                                topic=task_topic, **{**common, "vgroup_id": vg_id}))
+    if not tasks:
+        raise ConfigError(f"{section.key('vgroups')}: none of {vgroups} is a vnode under {data_dir}")
+    return tasks
+
+
+def _int_list(key: str, value: object) -> list[int]:
+    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool)
+                                              for v in value):
+        raise ConfigError(f"{key}: expected a list of vgroup ids, got {value!r}")
+    return list(value)
 
 
 def _parse_tasks(path: str, raw: object, base_dir: Path) -> tuple[TaskConfig, ...]:
@@ -298,7 +403,8 @@ def _parse_tasks(path: str, raw: object, base_dir: Path) -> tuple[TaskConfig, ..
         return ()
     if not isinstance(raw, list):
         raise ConfigError(f"{path}: expected a list of tasks, got {raw!r}")
-    tasks = tuple(_parse_task(_Section(f"{path}[{i}]", item), base_dir) for i, item in enumerate(raw))
+    tasks = tuple(task for i, item in enumerate(raw)
+                  for task in _parse_task(_Section(f"{path}[{i}]", item), base_dir))
     topics: dict[str, str] = {}
     for i, task in enumerate(tasks):
         for key, topic in (("topic", task.topic), ("schema_history_topic", task.history_topic)):
@@ -346,9 +452,17 @@ def parse_config(raw: object, *, base_dir: str | os.PathLike[str] = ".",
     max_versions = connector.take("max_versions_per_transaction", _int_range(1, 1_000_000), 500)
     max_records = connector.take("max_records_per_transaction", _int_range(1, 1_000_000), 5_000)
     release = connector.take("tdengine_release", _release, None)
+    max_scan_counter = connector.take("max_scan_counter", _int_range(1, 100), 3)
+    scan_timer_ms = connector.take("scan_timer_ms", _int_range(10, 600_000), 1_000)
+    queue_max_items = connector.take("queue_max_items", _int_range(1, 10_000_000), 1_000)
+    queue_max_bytes = connector.take("queue_max_bytes", _int_range(1024, 2**40), 64 * 1024 * 1024)
+    refresh_ms = connector.take("checkpoint_refresh_interval_ms", _int_range(1_000, 7 * 86_400_000),
+                                300_000)
+    admin_listen = connector.take("admin_listen", _listen_address, None)
     connector.finish(("name", "delivery_mode", "idle_scan_delay_ms",
                       "max_versions_per_transaction", "max_records_per_transaction",
-                      "tdengine_release"))
+                      "tdengine_release", "max_scan_counter", "scan_timer_ms", "queue_max_items",
+                      "queue_max_bytes", "checkpoint_refresh_interval_ms", "admin_listen"))
 
     log_level = logging_section.take("level", _choice(*_LOG_LEVELS), "INFO")
     logging_section.finish(("level",))
@@ -375,6 +489,12 @@ def parse_config(raw: object, *, base_dir: str | os.PathLike[str] = ".",
         log_level=log_level,
         source_path=source_path,
         tdengine_release=release,
+        max_scan_counter=max_scan_counter,
+        scan_timer_ms=scan_timer_ms,
+        queue_max_items=queue_max_items,
+        queue_max_bytes=queue_max_bytes,
+        checkpoint_refresh_interval_ms=refresh_ms,
+        admin_listen=admin_listen,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
+from connector.decode._alter_tb import AlterTableMessage, decode_alter_table
 from connector.decode._head import MSG_HEAD, read_msg_head
 from connector.decode._cursor import Cursor
 from connector.decode.catalog import SchemaCatalog, TableEntry
@@ -26,6 +27,7 @@ from connector.decode.model import (
 )
 from connector.decode.msgtypes import (
     TDMT_VND_ALTER_STB,
+    TDMT_VND_ALTER_TABLE,
     TDMT_VND_CREATE_STB,
     TDMT_VND_CREATE_TABLE,
     TDMT_VND_DELETE,
@@ -48,16 +50,17 @@ __all__ = [
     "render_body",
 ]
 
-DecodedMessage = SubmitMessage | DeleteMessage | SchemaMessage | DropTableMessage | OtherMessage
+DecodedMessage = (
+    SubmitMessage | DeleteMessage | SchemaMessage | AlterTableMessage | DropTableMessage | OtherMessage
+)
 
-# NOTE: ALTER_TABLE (517) is not decoded, so schema versions that it gives a
-# normal table reach the catalog only through the config's table_schemas.
 _DECODERS: Final[dict[int, Callable[[bytes, SchemaCatalog], DecodedMessage]]] = {
     TDMT_VND_SUBMIT: decode_submit,
     TDMT_VND_DELETE: decode_delete,
     TDMT_VND_CREATE_STB: lambda body, _catalog: decode_create_stb(body, kind="create-stb"),
     TDMT_VND_ALTER_STB: lambda body, _catalog: decode_create_stb(body, kind="alter-stb"),
     TDMT_VND_CREATE_TABLE: decode_create_table,
+    TDMT_VND_ALTER_TABLE: decode_alter_table,
     TDMT_VND_DROP_TABLE: lambda body, _catalog: decode_drop_table(body),
 }
 
@@ -65,8 +68,8 @@ _DECODERS: Final[dict[int, Callable[[bytes, SchemaCatalog], DecodedMessage]]] = 
 def decode_message(msg_type: int, body: bytes, catalog: SchemaCatalog) -> DecodedMessage:
     """Decode one WAL entry body and record the schemas and tables it defines in ``catalog``.
 
-    SUBMIT, DELETE, CREATE_STB, ALTER_STB, CREATE_TABLE and DROP_TABLE are
-    decoded. Every other type becomes an OtherMessage, with its SMsgHead when
+    SUBMIT, DELETE, CREATE_STB, ALTER_STB, CREATE_TABLE, ALTER_TABLE and
+    DROP_TABLE are decoded. Every other type becomes an OtherMessage, with its SMsgHead when
     the body has at least 8 bytes.  Raises DecodeError (and its subclasses
     UnknownSchemaError and UnsupportedFormatError) for a body that does not
     decode; the catalog is then left unchanged.
@@ -81,7 +84,7 @@ def decode_message(msg_type: int, body: bytes, catalog: SchemaCatalog) -> Decode
 
 
 def apply_to_catalog(message: DecodedMessage, catalog: SchemaCatalog) -> None:
-    """Record the schemas, created tables and dropped tables of a decoded message."""
+    """Record the schemas, created, altered and dropped tables of a decoded message."""
     if isinstance(message, SchemaMessage):
         catalog.add_schemas(message.schemas)
         for table in message.tables:
@@ -91,6 +94,20 @@ def apply_to_catalog(message: DecodedMessage, catalog: SchemaCatalog) -> None:
             request = block.create_request
             if request is not None:
                 catalog.add_table(block.uid, request.name, suid=request.suid, tags=request.tags)
+    elif isinstance(message, AlterTableMessage):
+        _apply_alter_table(message, catalog)
     elif isinstance(message, DropTableMessage):
         for table in message.tables:
             catalog.drop_table(table.uid)
+
+
+def _apply_alter_table(message: AlterTableMessage, catalog: SchemaCatalog) -> None:
+    if message.uid is None:
+        return
+    if message.schema is not None:
+        catalog.add_schema(message.schema)
+        catalog.record_alter(message.uid, message.request_key, message.schema.sver)
+    if message.tags is not None:
+        entry = catalog.table(message.uid)
+        if entry is not None:
+            catalog.add_table(entry.uid, entry.name, suid=entry.suid, tags=message.tags)

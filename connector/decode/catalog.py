@@ -7,8 +7,9 @@ every version it has seen:
     schemas      (suid, sver) for super tables, (uid, sver) for normal tables → TableSchema
     tables       child/normal table uid → TableEntry (name, suid, tags)
     super tables suid → name
+    alters       (normal table uid, ALTER_TABLE request key) → the sver it produced
 
-It is filled from CREATE_STB / ALTER_STB / CREATE_TABLE / DROP_TABLE entries
+It is filled from CREATE_STB / ALTER_STB / CREATE_TABLE / ALTER_TABLE / DROP_TABLE entries
 of the WAL (see ``decode_message``) and from the ``table_schemas`` list of the
 configuration (see ``catalog_config``), and it can be saved as a JSON-able
 dict with ``to_dict`` / ``from_dict``.
@@ -39,8 +40,9 @@ _FORMAT_VERSION: Final = 1
 class CatalogChange:
     """One catalog update: ``key`` names the schema version, table or super table it sets.
 
-    Keys are ``schema/<suid or uid>/<sver>``, ``table/<uid>`` and
-    ``super-table/<suid>``; ``value`` is None when a table was dropped.
+    Keys are ``schema/<suid or uid>/<sver>``, ``table/<uid>``,
+    ``super-table/<suid>`` and ``alter/<uid>/<request key>``; ``value`` is
+    None when a table was dropped.
     """
 
     key: str
@@ -64,6 +66,8 @@ class SchemaCatalog:
         self._schemas: dict[tuple[int, int], TableSchema] = {}
         self._tables: dict[int, TableEntry] = {}
         self._super_tables: dict[int, str] = {}
+        self._uids_by_name: dict[str, int] = {}
+        self._alters: dict[tuple[int, str], int] = {}
         self.record_changes = False
         self._changes: list[CatalogChange] = []
 
@@ -93,6 +97,9 @@ class SchemaCatalog:
                                tags=tags)
         elif kind == "super-table" and change.value is not None:
             self.add_super_table(int(rest), str(change.value["name"]))
+        elif kind == "alter" and change.value is not None:
+            uid, _, key = rest.partition("/")
+            self.record_alter(int(uid), key, int(change.value["sver"]))
         else:
             raise ValueError(f"unknown schema catalog change key {change.key!r}")
 
@@ -117,7 +124,11 @@ class SchemaCatalog:
         """Record a child table (``suid`` set) or a normal table (``suid`` 0)."""
         entry = TableEntry(uid=uid, name=name, suid=suid, tags=dict(tags or {}))
         if self._tables.get(uid) != entry:
+            previous = self._tables.get(uid)
+            if previous is not None and self._uids_by_name.get(previous.name) == uid:
+                del self._uids_by_name[previous.name]
             self._tables[uid] = entry
+            self._uids_by_name[name] = uid
             self._record(f"table/{uid}", {
                 "name": name,
                 "suid": suid,
@@ -126,7 +137,10 @@ class SchemaCatalog:
 
     def drop_table(self, uid: int) -> None:
         """Forget a table's name and tags; its schemas stay, so older entries still decode."""
-        if self._tables.pop(uid, None) is not None:
+        entry = self._tables.pop(uid, None)
+        if entry is not None:
+            if self._uids_by_name.get(entry.name) == uid:
+                del self._uids_by_name[entry.name]
             self._record(f"table/{uid}", None)
 
     def add_super_table(self, suid: int, name: str) -> None:
@@ -134,6 +148,17 @@ class SchemaCatalog:
         if self._super_tables.get(suid) != name:
             self._super_tables[suid] = name
             self._record(f"super-table/{suid}", {"name": name})
+
+    def record_alter(self, uid: int, key: str, sver: int) -> None:
+        """Remember that the ALTER_TABLE request ``key`` gave normal table ``uid`` schema version ``sver``.
+
+        A task that rewinds decodes the same ALTER_TABLE again. The decoder
+        looks the key up with ``altered_sver``, so it does not apply the change
+        a second time.
+        """
+        if self._alters.get((uid, key)) != sver:
+            self._alters[(uid, key)] = sver
+            self._record(f"alter/{uid}/{key}", {"sver": sver})
 
     # -- look-ups ------------------------------------------------------------
 
@@ -159,6 +184,19 @@ class SchemaCatalog:
     def table(self, uid: int) -> TableEntry | None:
         """Return the known child or normal table with this uid."""
         return self._tables.get(uid)
+
+    def table_uid(self, name: str) -> int | None:
+        """Return the uid of the known child or normal table called ``name``."""
+        return self._uids_by_name.get(name)
+
+    def altered_sver(self, uid: int, key: str) -> int | None:
+        """Return the sver that ALTER_TABLE request ``key`` gave table ``uid``, or None if it was not applied."""
+        return self._alters.get((uid, key))
+
+    def max_column_id(self, owner: int) -> int | None:
+        """Return the highest colId in any stored schema version of a normal table (by uid) or super table."""
+        ids = [column.col_id for (key, _), schema in self._schemas.items() if key == owner for column in schema.columns]
+        return max(ids) if ids else None
 
     def table_name(self, uid: int) -> str | None:
         """Return a child or normal table's name, or None when the uid is unknown."""
@@ -195,7 +233,7 @@ class SchemaCatalog:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict (64-bit ids stay ints) that ``from_dict`` restores."""
-        return {
+        data: dict[str, Any] = {
             "formatVersion": _FORMAT_VERSION,
             "schemas": [schema_to_dict(schema) for schema in self.schemas()],
             "superTables": [{"suid": suid, "name": name} for suid, name in sorted(self._super_tables.items())],
@@ -209,6 +247,11 @@ class SchemaCatalog:
                 for entry in sorted(self._tables.values(), key=lambda entry: entry.uid)
             ],
         }
+        if self._alters:
+            data["alters"] = [
+                {"uid": uid, "key": key, "sver": sver} for (uid, key), sver in sorted(self._alters.items())
+            ]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SchemaCatalog:
@@ -224,6 +267,8 @@ class SchemaCatalog:
         for item in data.get("tables", ()):
             tags = {name: value_from_json(value) for name, value in item.get("tags", {}).items()}
             catalog.add_table(int(item["uid"]), str(item["name"]), suid=int(item.get("suid", 0)), tags=tags)
+        for item in data.get("alters", ()):
+            catalog.record_alter(int(item["uid"]), str(item["key"]), int(item["sver"]))
         return catalog
 
     def update(self, other: SchemaCatalog) -> None:
@@ -232,6 +277,9 @@ class SchemaCatalog:
             self.add_schema(schema)
         self._super_tables.update(other._super_tables)
         self._tables.update(other._tables)
+        for entry in other._tables.values():
+            self._uids_by_name[entry.name] = entry.uid
+        self._alters.update(other._alters)
 
     def add_schemas(self, schemas: Iterable[TableSchema]) -> None:
         """Store several schema versions."""

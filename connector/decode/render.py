@@ -25,6 +25,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, Final
 
+from connector.decode._alter_tb import ALTER_ACTION_NAMES, AlterTableMessage
 from connector.decode.catalog import SchemaCatalog
 from connector.decode.model import (
     NONE,
@@ -66,6 +67,8 @@ def render_body(message: object, catalog: SchemaCatalog | None = None) -> dict[s
         if message.kind == "create-table":
             return _render_create_table(message)
         return _render_create_stb(message)
+    if isinstance(message, AlterTableMessage):
+        return _render_alter_table(message)
     if isinstance(message, DropTableMessage):
         return _render_drop_table(message)
     if isinstance(message, OtherMessage):
@@ -304,6 +307,37 @@ def _render_tags(request: CreateTableRequest) -> dict[str, Any]:
         for name, value in request.tags.items()
         if value is not None
     }
+
+
+def _render_alter_table(message: AlterTableMessage) -> dict[str, Any]:
+    """Render the SVAlterTbReq fields under TDengine's names, plus the table's uid and new schema when known."""
+    body: dict[str, Any] = {"kind": message.kind, "msgHead": _render_head(message.head, message.kind)}
+    for key, value in message.fields.items():
+        if key == "tags":
+            body[key] = [_render_tag_update(item) for item in value]
+        elif key == "tagVal":
+            body[key] = _render_tag_update(message.fields)[key]
+        else:
+            body[key] = value
+        if key == "action":
+            body["actionName"] = ALTER_ACTION_NAMES.get(value, f"UNKNOWN({value})")
+    if message.uid is not None:
+        body["uid"] = message.uid
+    if message.schema is not None:
+        body["schemaRow"] = _render_wrapper(message.schema.columns, message.schema.sver)
+    return body
+
+
+def _render_tag_update(item: Mapping[str, Any]) -> dict[str, Any]:
+    rendered = dict(item)
+    value = item.get("tagVal")
+    tag_type = TdType(item["tagType"])
+    if isinstance(value, Mapping):
+        # A JSON tag value: its keys and values as decode_stag returned them.
+        rendered["tagVal"] = {key: render_value(inner, TdType.VARCHAR) for key, inner in value.items()}
+    else:
+        rendered["tagVal"] = render_value(value, tag_type)
+    return rendered
 
 
 def _render_drop_table(message: DropTableMessage) -> dict[str, Any]:

@@ -64,21 +64,34 @@ class Checkpoint:
     next_version: int
     vg_id: int | None
     wal_dir: str | None
+    # A fill-history task's fixed range and whether its hand-off marker is published.
+    fill_range: tuple[int, int] | None = None
+    handed_off: bool = False
 
     def metadata(self) -> str:
-        return json.dumps({"vgId": self.vg_id, "walDir": self.wal_dir}, sort_keys=True)
+        document: dict[str, object] = {"vgId": self.vg_id, "walDir": self.wal_dir}
+        if self.fill_range is not None:
+            document["fillHistory"] = {"from": self.fill_range[0], "to": self.fill_range[1],
+                                       "handedOff": self.handed_off}
+        return json.dumps(document, sort_keys=True)
 
     @classmethod
     def from_offset(cls, offset: int, metadata: str | None) -> Checkpoint:
-        vg_id = wal_dir = None
+        vg_id = wal_dir = fill_range = None
+        handed_off = False
         if metadata:
             try:
                 document = json.loads(metadata)
                 vg_id = document.get("vgId")
                 wal_dir = document.get("walDir")
-            except (ValueError, AttributeError):
+                fill = document.get("fillHistory")
+                if fill:
+                    fill_range = (int(fill["from"]), int(fill["to"]))
+                    handed_off = bool(fill.get("handedOff"))
+            except (ValueError, AttributeError, KeyError, TypeError):
                 log.warning("ignoring unreadable checkpoint metadata %r", metadata)
-        return cls(next_version=offset, vg_id=vg_id, wal_dir=wal_dir)
+        return cls(next_version=offset, vg_id=vg_id, wal_dir=wal_dir, fill_range=fill_range,
+                   handed_off=handed_off)
 
 
 def _kafka_error(err: KafkaException | KafkaError) -> KafkaError:
@@ -129,9 +142,15 @@ class TaskProducer:
     """The Kafka side of one task: topic, producer, checkpoint."""
 
     def __init__(self, config: ConnectorConfig, task: TaskConfig, *,
+                 role: str = "live",
                  on_delivery_error: Callable[[str], None] | None = None) -> None:
+        """``role`` "fill-history" gives the task its own group and transactional.id, so its
+        checkpoint and transactions stay apart from the live task that shares the topic."""
         self.config = config
         self.task = task
+        suffix = "" if role == "live" else f".{role}"
+        self.group_id = config.group_id + suffix
+        self.transactional_id = config.transactional_id(task) + suffix
         self.topic = task.topic
         self.history_topic = task.history_topic
         self.exactly_once = config.delivery_mode == "exactly_once"
@@ -187,14 +206,14 @@ class TaskProducer:
         }
         conf.update(self.config.kafka.producer)
         if self.exactly_once:
-            conf["transactional.id"] = self.config.transactional_id(self.task)
+            conf["transactional.id"] = self.transactional_id
             conf["transaction.timeout.ms"] = self.config.kafka.transaction_timeout_ms
         return conf
 
     def _consumer_conf(self) -> dict[str, object]:
         conf: dict[str, object] = {
             "bootstrap.servers": self.config.kafka.bootstrap_servers,
-            "group.id": self.config.group_id,
+            "group.id": self.group_id,
             "enable.auto.commit": False,
             "isolation.level": "read_committed",
             "logger": librdkafka_log,
@@ -245,13 +264,13 @@ class TaskProducer:
         """Return the group's committed checkpoint for this task's topic, or None if there is none."""
         assert self._consumer is not None
         return fetch_checkpoint(self._consumer, self.topic, timeout_s=self._timeout_s,
-                                label=f"[{self.task.name}] group {self.config.group_id!r}")
+                                label=f"[{self.task.name}] group {self.group_id!r}")
 
     def read_schema_history(self) -> list[CatalogChange]:
         """Return every committed catalog change of the schema-history topic, oldest first."""
         consumer = Consumer({
             "bootstrap.servers": self.config.kafka.bootstrap_servers,
-            "group.id": f"{self.config.group_id}.schema-history",
+            "group.id": f"{self.group_id}.schema-history",
             "enable.auto.commit": False,
             "enable.partition.eof": True,
             "isolation.level": "read_committed",
@@ -415,7 +434,7 @@ class TaskProducer:
                             KafkaError.INVALID_PRODUCER_EPOCH):
             return FencedError(
                 f"[{self.task.name}] producer fenced during {operation}: another instance uses "
-                f"transactional.id {self.config.transactional_id(self.task)!r} ({detail})")
+                f"transactional.id {self.transactional_id!r} ({detail})")
         # An abortable transaction error is worth retrying unless a record itself
         # was rejected for good (too large, not authorized): then retrying repeats it.
         records_retriable = all(e.retriable() for e in self._delivery_errors)

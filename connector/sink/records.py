@@ -24,7 +24,8 @@ from connector.decode.model import (
     TdType,
 )
 
-__all__ = ["OutRecord", "RecordContext", "build_records", "cell_to_avro", "gap_record"]
+__all__ = ["OutRecord", "RecordContext", "build_records", "cell_to_avro", "gap_record",
+           "handoff_record"]
 
 NAMESPACE = "io.tdengine.walconnector"
 _UINT64 = f"{NAMESPACE}.UInt64"
@@ -229,3 +230,24 @@ def gap_record(ctx: RecordContext, *, first_missing: int, last_missing: int, rea
     }
     return OutRecord(key={"vgId": ctx.vg_id, "uid": 0}, value=value,
                      headers=_headers(first_missing, "GAP"), version=first_missing)
+
+
+def handoff_record(ctx: RecordContext, *, from_version: int, to_version: int) -> OutRecord:
+    """Build the HANDOFF marker a fill-history task publishes after its last version.
+
+    Its walVersion is ``to_version``: the live task's records follow with
+    ``to_version + 1`` and later.
+    """
+    value: dict[str, object] = {
+        "kind": "HANDOFF",
+        "source": _source(ctx, version=to_version, ingest_ts=0, msg_type=0, msg_type_name="handoff",
+                          index=0, count=1),
+        "table": None,
+        "columns": [],
+        "rows": [],
+        "delete": None,
+        "gap": None,
+        "handoff": {"fromVersion": from_version, "toVersion": to_version},
+    }
+    return OutRecord(key={"vgId": ctx.vg_id, "uid": 0}, value=value,
+                     headers=_headers(to_version, "HANDOFF"), version=to_version)

@@ -1,43 +1,36 @@
 """A source task: one vnode WAL published to one topic, from its checkpoint onwards.
 
-Each ``poll`` is one step: read the complete entries after ``nextProcessVer``
-(bounded by versions and records per transaction), decode them, build their
-records and hand them to the sink together with the new checkpoint.  The
-checkpoint only moves when the sink confirms, so a failure anywhere leaves it
-at the first version that is not safely in Kafka.
+The task joins two sides that run on different threads (see TaskState):
 
-Errors decide the next state through ``ConnectorError.retriable``.  A
-retriable sink error rewinds the reader to the committed checkpoint and
-retries after a back-off.  Any other error halts the task at the failing
-version, once the versions before it are published.
+* the scanner side (WalFeed) checks readiness, positions the reader and moves
+  complete entries into the bounded input queue;
+* the sink side (Publisher) publishes the queued items, each run of versions
+  in one transaction with its checkpoint.
+
+A fill-history task reads a fixed range [from, to] chosen when it is first
+created, publishes a hand-off marker after ``to`` and stops; the live task of
+the same vnode starts at ``to + 1`` and takes no WAL data until the marker is
+committed.
 """
 
 from __future__ import annotations
 
-import enum
 import logging
 import os
 import time
 from typing import Callable
 
 from connector.config import ConnectorConfig, TaskConfig
-from connector.decode import catalog_from_config, decode_message, msg_type_name
-from connector.decode.catalog import CatalogChange
-from connector.decode.model import SubmitMessage
-from connector.errors import (
-    ConfigError,
-    ConnectorError,
-    DecodeError,
-    SinkError,
-    UnsupportedFormatError,
-    WalCorruptionError,
-    WalError,
-)
+from connector.decode import catalog_from_config
+from connector.errors import ConfigError, ConnectorError, WalError
 from connector.sink.producer import Checkpoint, TaskProducer
-from connector.sink.records import OutRecord, RecordContext, build_records
+from connector.sink.records import RecordContext
+from connector.tasks.feed import WalFeed
+from connector.tasks.publish import Publisher
+from connector.tasks.queue import InputQueue
+from connector.tasks.state import TaskState, TaskStatus
 from connector.tasks.vnode import VnodeInfo, read_vnode_info
 from connector.wal import WalReader, wal_bounds
-from connector.wal._format import WalEntry
 
 __all__ = ["SourceTask", "TaskHalted", "TaskStatus"]
 
@@ -46,15 +39,6 @@ log = logging.getLogger(__name__)
 # Message types whose bodies change the schema catalog (CREATE_TABLE,
 # ALTER_TABLE, DROP_TABLE, CREATE_STB, ALTER_STB, DROP_STB).
 _DDL_MSG_TYPES = frozenset({515, 517, 519, 531, 533, 535})
-
-_MAX_RETRY_DELAY_S = 30.0
-
-
-class TaskStatus(enum.Enum):
-    STARTING = "starting"
-    READY = "ready"
-    HALTED = "halted"
-    STOPPED = "stopped"
 
 
 class TaskHalted(ConnectorError):
@@ -67,70 +51,121 @@ class SourceTask:
     def __init__(self, config: ConnectorConfig, task: TaskConfig, *,
                  index: int = 0,
                  clock: Callable[[], float] = time.monotonic,
-                 producer: TaskProducer | None = None) -> None:
+                 producer: TaskProducer | None = None,
+                 role: str = "live",
+                 history: SourceTask | None = None) -> None:
+        """``role`` is "live" or "fill-history"; a live task with a ``history`` task waits for its hand-off."""
         self.config = config
         self.task = task
-        self.name = task.name
+        self.role = role
+        self.name = task.name if role == "live" else f"{task.name}.{role}"
         self._config_key = f"tasks[{index}]"
         self._clock = clock
-        self.producer = producer or TaskProducer(config, task)
-        self.status = TaskStatus.STARTING
-        self.error: ConnectorError | None = None
-        self.next_process_ver: int | None = None
-        self.committed_ver: int | None = None
+        self.history = history
         if not os.path.isdir(task.wal_dir):
             raise ConfigError(f"{self._config_key}.wal_dir: {task.wal_dir!r} is not a directory; "
                               f"point it at a vnode's wal/ directory")
         self.vnode: VnodeInfo = read_vnode_info(
             task.wal_dir, configured_vg_id=task.vgroup_id, key=f"{self._config_key}.vgroup_id",
             configured_precision=task.precision, precision_key=f"{self._config_key}.precision")
+        self.producer = producer or TaskProducer(config, task, role=role)
+        self.state = TaskState(name=self.name, queue=InputQueue(max_items=config.queue_max_items,
+                                                               max_bytes=config.queue_max_bytes))
         self._reader = WalReader(task.wal_dir)
         self._catalog = catalog_from_config(config.table_schemas)
-        self._context: RecordContext | None = None
-        self._retry_at = 0.0
-        self._retry_delay = 0.5
-        self._pending_changes: list[CatalogChange] = []
-        self.transactions = 0
-        self.versions_published = 0
-        self.records_published = 0
+        self._context = RecordContext(connector=config.name, task=self.name,
+                                      vg_id=self.vnode.vg_id, precision=self.vnode.precision)
+        gate = (lambda: history.state.handed_off) if history is not None else None
+        self.feed = WalFeed(self.state, task, self._reader, clock=clock, gate=gate)
+        self.publisher = Publisher(self.state, config, task, producer=self.producer,
+                                   catalog=self._catalog, context=self._context,
+                                   reader=self._reader, vg_id=self.vnode.vg_id, clock=clock)
 
-    # -- start ---------------------------------------------------------------
+    # -- properties read by the runtime, status output and tests ---------------------------
+
+    @property
+    def status(self) -> TaskStatus:
+        return self.state.status
+
+    @property
+    def error(self) -> ConnectorError | None:
+        return self.state.error
+
+    @property
+    def next_process_ver(self) -> int | None:
+        return self.state.next_process_ver
+
+    @property
+    def committed_ver(self) -> int | None:
+        return self.state.committed_ver
+
+    # -- start -------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Connect to Kafka, read the checkpoint and position the reader; halts the task on failure."""
+        """Connect to Kafka, read the checkpoint and restore the catalog; halts the task on failure.
+
+        The reader is positioned later, by the first scan pass (scan rule 4).
+        """
         try:
             self._start()
         except ConnectorError as err:
-            self._halt(err, version=self.next_process_ver)
+            self.publisher.halt(err, version=self.state.next_process_ver)
             raise TaskHalted(str(err)) from err
 
     def _start(self) -> None:
-        self._context = RecordContext(connector=self.config.name, task=self.name,
-                                      vg_id=self.vnode.vg_id, precision=self.vnode.precision)
         checkpoint = self.producer.start()
         bounds = wal_bounds(self.task.wal_dir)
-
         if checkpoint is not None:
-            if checkpoint.vg_id is not None and checkpoint.vg_id != self.vnode.vg_id:
-                raise WalError(
-                    f"[{self.name}] the checkpoint {checkpoint.next_version} in group "
-                    f"{self.config.group_id!r} belongs to vgroup {checkpoint.vg_id} "
-                    f"(WAL {checkpoint.wal_dir}), but {self.task.wal_dir} is vgroup "
-                    f"{self.vnode.vg_id}; refusing to resume")
-            start_version = checkpoint.next_version
-            log.info("[%s] resuming at nextProcessVer %d from the committed checkpoint of group %s "
-                     "(WAL holds versions %d..%d)", self.name, start_version, self.config.group_id,
-                     bounds.first_version, bounds.last_version)
+            start_version = self._resume_at(checkpoint, bounds.first_version, bounds.last_version)
         else:
             start_version = self._initial_version(bounds.first_version, bounds.last_version)
-
         self._restore_catalog(bounds.first_version, start_version)
-        self._reader.seek(start_version)
-        self.next_process_ver = start_version
-        self.committed_ver = start_version
-        self.status = TaskStatus.READY
+        with self.state.lock:
+            self.state.next_process_ver = start_version
+            self.state.committed_ver = start_version
+        if self.state.handed_off:
+            self.state.move_to(TaskStatus.DONE)
+        else:
+            self.state.move_to(TaskStatus.READY)
+
+    def _resume_at(self, checkpoint: Checkpoint, first: int, last: int) -> int:
+        if checkpoint.vg_id is not None and checkpoint.vg_id != self.vnode.vg_id:
+            raise WalError(
+                f"[{self.name}] the checkpoint {checkpoint.next_version} in group "
+                f"{self.producer.group_id!r} belongs to vgroup {checkpoint.vg_id} "
+                f"(WAL {checkpoint.wal_dir}), but {self.task.wal_dir} is vgroup "
+                f"{self.vnode.vg_id}; refusing to resume")
+        if checkpoint.next_version > last + 1:
+            raise WalError(
+                f"[{self.name}] the checkpoint nextProcessVer {checkpoint.next_version} is ahead of "
+                f"the WAL, whose last version is {last}: the vnode may have been rebuilt, the "
+                f"database recreated or the directory restored; reset the group "
+                f"{self.producer.group_id!r} offset of topic {self.task.topic!r} to resume")
+        if self.role == "fill-history":
+            if checkpoint.fill_range is None:
+                raise WalError(f"[{self.name}] the checkpoint has no fill-history range")
+            self.state.fill_range = checkpoint.fill_range
+            self.state.handed_off = checkpoint.handed_off
+        log.info("[%s] resuming at nextProcessVer %d from the committed checkpoint of group %s "
+                 "(WAL holds versions %d..%d)", self.name, checkpoint.next_version,
+                 self.producer.group_id, first, last)
+        return checkpoint.next_version
 
     def _initial_version(self, first: int, last: int) -> int:
+        if self.role == "fill-history":
+            fill = self.task.fill_history
+            assert fill is not None
+            to_version = last if fill.to_version is None else fill.to_version
+            self.state.fill_range = (fill.from_version, to_version)
+            log.info("[%s] no checkpoint; fill-history range fixed at %d..%d", self.name,
+                     fill.from_version, to_version)
+            return fill.from_version
+        if self.history is not None:
+            assert self.history.state.fill_range is not None
+            version = self.history.state.fill_range[1] + 1
+            log.info("[%s] no checkpoint; starting at version %d, after the fill-history range",
+                     self.name, version)
+            return version
         position = self.task.initial_position
         if position == "earliest":
             version = first
@@ -140,7 +175,7 @@ class SourceTask:
             version = int(position)
         log.info("[%s] no checkpoint in group %s for topic %s; starting at version %d "
                  "(initial_position %s, WAL holds versions %d..%d)", self.name,
-                 self.config.group_id, self.task.topic, version, position, first, last)
+                 self.producer.group_id, self.task.topic, version, position, first, last)
         return version
 
     def _restore_catalog(self, first: int, start_version: int) -> None:
@@ -178,135 +213,100 @@ class SourceTask:
                 if entry is None:
                     break
                 if entry.msg_type in _DDL_MSG_TYPES:
-                    self._decode(entry)
+                    self.publisher.decode(entry)
 
-    # -- steps -----------------------------------------------------------------
+    # -- scanner protocol ------------------------------------------------------------------
 
-    def is_ready(self) -> bool:
-        """True when the task may take WAL data now (running and not backing off after an error)."""
-        return self.status is TaskStatus.READY and self._clock() >= self._retry_at
+    def is_paused(self) -> bool:
+        return self.state.status is TaskStatus.PAUSED
 
-    def retry_pending(self) -> bool:
-        """True while the task waits out the back-off after a retriable publish failure."""
-        return self.status is TaskStatus.READY and self._clock() < self._retry_at
+    def ready_for_wal(self) -> bool:
+        return self.feed.ready_for_wal()
 
-    def poll(self) -> bool:
-        """Publish the next run of complete entries; return True if any entry was processed."""
-        if not self.is_ready():
-            return False
-        records: list[OutRecord] = []
-        processed = 0
-        stop_error: ConnectorError | None = None
-        next_version = self.next_process_ver
-        assert next_version is not None
+    def position_reader(self) -> None:
+        self.feed.position_reader()
 
-        while (processed < self.config.max_versions_per_transaction
-               and len(records) < self.config.max_records_per_transaction):
-            try:
-                entry = self._reader.next_entry()
-                if entry is None:
-                    break
-                message = self._decode(entry)
-            except (WalCorruptionError, DecodeError) as err:
-                stop_error = err
-                break
-            records.extend(self._records_for(entry, message))
-            processed += 1
-            next_version = entry.version + 1
+    def fill_queue(self) -> int:
+        return self.feed.fill_queue()
 
-        if processed and not self._publish(records, next_version):
-            return False
-        if stop_error is not None:
-            self._halt(stop_error, version=self.next_process_ver)
-        return processed > 0
+    # -- sink side ---------------------------------------------------------------------------
 
-    def _decode(self, entry: WalEntry) -> object:
-        try:
-            message = decode_message(entry.msg_type, entry.body, self._catalog)
-            self._check_release(message)
-            return message
-        except DecodeError as err:
-            err.args = (f"{entry.log_path}: entry at offset {entry.offset}, version "
-                        f"{entry.version}, msgType {entry.msg_type}: {err}",)
-            raise
+    def sink_step(self) -> bool:
+        return self.publisher.step()
 
-    def _check_release(self, message: object) -> None:
-        """Reject a SUBMIT whose table-block encoding contradicts ``connector.tdengine_release``.
+    def has_queued_items(self) -> bool:
+        return len(self.state.queue) > 0
 
-        TDengine 3.3.0 added the encoding version in bits 8-15 of the block
-        flags; a 3.2 server never sets it, and a 3.3 server always does.
-        """
-        release = self.config.tdengine_release
-        if release is None or not isinstance(message, SubmitMessage):
-            return
-        expected = 1 if release >= (3, 3) else 0
-        for block in message.blocks:
-            if block.encoding_version != expected:
-                configured = ".".join(str(part) for part in release)
-                raise UnsupportedFormatError(
-                    f"table block of uid {block.uid} has encoding version {block.encoding_version}, "
-                    f"but TDengine {configured} (connector.tdengine_release) writes version "
-                    f"{expected}; set tdengine_release to the release that wrote this WAL, or auto")
+    def refresh_checkpoint(self) -> bool:
+        return self.publisher.refresh_checkpoint()
 
-    def _records_for(self, entry: WalEntry, message: object) -> list[OutRecord]:
-        assert self._context is not None
-        return build_records(self._context, version=entry.version, ingest_ts=entry.ingest_ts,
-                             msg_type=entry.msg_type,
-                             msg_type_name=msg_type_name(entry.msg_type), message=message)
+    # -- control -------------------------------------------------------------------------------
 
-    def _publish(self, records: list[OutRecord], next_version: int) -> bool:
-        checkpoint = Checkpoint(next_version=next_version, vg_id=self.vnode.vg_id,
-                                wal_dir=self.task.wal_dir)
-        # Changes stay pending until a publish succeeds: a rewind re-decodes the
-        # same DDL, and the catalog records nothing for an update it already has.
-        self._pending_changes.extend(self._catalog.drain_changes())
-        try:
-            self.producer.publish(records, checkpoint, self._pending_changes)
-        except SinkError as err:
-            if not err.retriable:
-                self._halt(err, version=self.committed_ver)
-                return False
-            self._rewind_after(err)
-            return False
-        log.debug("[%s] committed versions %d..%d (%d records)", self.name,
-                  self.committed_ver, next_version - 1, len(records))
-        assert self.committed_ver is not None
-        self._pending_changes = []
-        self.transactions += 1
-        self.versions_published += next_version - self.committed_ver
-        self.records_published += len(records)
-        self.next_process_ver = next_version
-        self.committed_ver = next_version
-        self._retry_delay = 0.5
-        return True
+    def pause(self) -> None:
+        """Stop taking WAL data; queued items are still published, nothing is read twice."""
+        with self.state.lock:
+            if self.state.status is TaskStatus.READY:
+                self.state.move_to(TaskStatus.PAUSED)
+                log.info("[%s] paused at nextProcessVer %s", self.name, self.state.next_process_ver)
 
-    def _rewind_after(self, err: SinkError) -> None:
-        """Go back to the committed checkpoint and wait before trying again."""
-        assert self.committed_ver is not None
-        log.warning("[%s] publishing from version %d failed, retrying in %.1f s: %s",
-                    self.name, self.committed_ver, self._retry_delay, err)
-        self._reader.seek(self.committed_ver)
-        self.next_process_ver = self.committed_ver
-        self._retry_at = self._clock() + self._retry_delay
-        self._retry_delay = min(self._retry_delay * 2, _MAX_RETRY_DELAY_S)
+    def resume(self) -> None:
+        with self.state.lock:
+            if self.state.status is TaskStatus.PAUSED:
+                self.state.move_to(TaskStatus.READY)
+                log.info("[%s] resumed at nextProcessVer %s", self.name, self.state.next_process_ver)
 
-    def _halt(self, err: ConnectorError, *, version: int | None) -> None:
-        self.status = TaskStatus.HALTED
-        self.error = err
-        where = f" at version {version}" if version is not None else " before it started"
-        checkpoint = (f"the checkpoint stays at {self.committed_ver}" if self.committed_ver is not None
-                      else "no checkpoint was committed")
-        log.error("[%s] task halted%s; %s: %s", self.name, where, checkpoint, err)
+    def skip_to(self, version: int) -> None:
+        """Ask the next scan pass to jump to ``version``, publishing a gap record for the skipped range."""
+        with self.state.lock:
+            self.state.skip_to = version
+
+    def begin_stop(self) -> None:
+        with self.state.lock:
+            if self.state.status not in (TaskStatus.STOPPING, TaskStatus.STOPPED):
+                self.state.move_to(TaskStatus.STOPPING)
 
     def stop(self) -> None:
-        """Close the reader and the producer; committed work stays committed."""
+        """Close the reader and the producer; committed work stays committed.
+
+        A halted task keeps its HALTED status, so the runtime can report it.
+        """
+        if self.state.status is not TaskStatus.HALTED:
+            self.begin_stop()
         self._reader.close()
         self.producer.close()
-        if self.status is not TaskStatus.HALTED:
-            self.status = TaskStatus.STOPPED
-        if self.committed_ver is None:
+        if self.state.status is TaskStatus.STOPPING:
+            self.state.move_to(TaskStatus.STOPPED)
+        if self.state.committed_ver is None:
             log.info("[%s] stopped before reading its checkpoint", self.name)
             return
+        publisher = self.publisher
         log.info("[%s] stopped at nextProcessVer %d; this run committed %d version(s) and "
-                 "%d record(s) in %d transaction(s)", self.name, self.committed_ver,
-                 self.versions_published, self.records_published, self.transactions)
+                 "%d record(s) in %d transaction(s)", self.name, self.state.committed_ver,
+                 publisher.versions_published, publisher.records_published, publisher.transactions)
+
+    # -- synchronous driving, for --once and tests ----------------------------------------------
+
+    def poll(self) -> bool:
+        """Run one scan step and one sink step on the calling thread; True if a step committed or halted."""
+        if self.ready_for_wal():
+            self.position_reader()
+            self.fill_queue()
+        return self.sink_step()
+
+    def drain(self) -> None:
+        """Run sink steps until the queue is empty or the task can no longer publish."""
+        while self.has_queued_items() and self.sink_step():
+            pass
+
+    def run_until_idle(self, *, max_passes: int = 1_000_000) -> None:
+        """Scan and publish on the calling thread until no complete entry is left."""
+        for _ in range(max_passes):
+            if self.ready_for_wal():
+                self.position_reader()
+                moved = self.fill_queue()
+            else:
+                moved = 0
+            self.drain()
+            if moved == 0 and not self.has_queued_items():
+                return
+

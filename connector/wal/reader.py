@@ -11,12 +11,20 @@ apart two situations that look alike on disk:
 * corruption: a bad magic, checksum or version with later data behind it (a
   later .idx slot or a later segment).  ``next_entry`` raises
   WalCorruptionError naming the file, the byte offset and the version.
+
+It also notices when entries it already returned change under it.  Raft
+rollback (walRollback) truncates the uncommitted tail and TDengine writes
+other entries under the same versions; restart repair truncates damaged
+tails.  Whenever no new entry is available, the reader re-checks the last
+entry it returned; if that entry is gone or different, it finds the first
+version that changed, seeks back there and reports the range in ``rewound``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 from dataclasses import dataclass
 
 from connector.errors import WalCorruptionError, WalError, WalGapError
@@ -33,7 +41,11 @@ from connector.wal._format import (
 )
 from connector.wal.meta import SegmentFile, list_segments
 
-__all__ = ["WalBounds", "WalReader", "wal_bounds"]
+__all__ = ["Rewind", "WalBounds", "WalReader", "first_retained_version", "wal_bounds"]
+
+# How many returned entries the reader remembers to locate a rewind.  Raft
+# only rolls back entries above the commit index, a short tail in practice.
+REMEMBERED_ENTRIES = 4096
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +59,30 @@ class WalBounds:
 
     first_version: int
     last_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rewind:
+    """Versions the reader had returned that are no longer in the WAL as they were.
+
+    ``first_version``..``last_read`` were returned before; the WAL now holds
+    different entries for ``first_version``..``changed_through`` and none
+    after ``changed_through`` yet (``changed_through`` < ``first_version``
+    when every rewound version is simply gone).
+    """
+
+    first_version: int
+    last_read: int
+    changed_through: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Returned:
+    version: int
+    log_path: str
+    offset: int
+    cksum_head: int
+    cksum_body: int
 
 
 @dataclass(slots=True)
@@ -134,6 +170,8 @@ class WalReader:
         self._segment: _Segment | None = None
         self._offset = 0
         self.next_version: int | None = None
+        self._returned: deque[_Returned] = deque(maxlen=REMEMBERED_ENTRIES)
+        self.rewound: Rewind | None = None
 
     # -- positioning -------------------------------------------------------
 
@@ -160,6 +198,8 @@ class WalReader:
         WalError when ``version`` is beyond the next one TDengine will write.
         """
         self.close()
+        while self._returned and self._returned[-1].version >= version:
+            self._returned.pop()
         segments = list_segments(self.wal_dir)
         if not segments:
             raise WalError(f"{self.wal_dir}: no WAL segments (*.log) found")
@@ -247,10 +287,55 @@ class WalReader:
             if entry is not None:
                 self._offset = entry.end_offset
                 self.next_version = entry.version + 1
+                self._returned.append(_Returned(entry.version, entry.log_path, entry.offset,
+                                                entry.cksum_head, entry.cksum_body))
                 return entry
             trailing = segment.log_size() - self._offset
             if not self._switch_to_next_segment(trailing_bytes=trailing):
+                if self._check_rewind():
+                    continue
                 return None
+
+    # -- rewind detection -------------------------------------------------------
+
+    def _still_there(self, returned: _Returned) -> bool:
+        """True when the entry returned earlier is still at its place with the same checksums."""
+        try:
+            fd = os.open(returned.log_path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            raw = os.pread(fd, HEAD_SIZE, returned.offset)
+        finally:
+            os.close(fd)
+        if len(raw) < HEAD_SIZE or _describe_head_problem(raw) is not None:
+            return False
+        head = _parse_head(raw)[1]
+        return (head.version, head.cksum_head, head.cksum_body) == (
+            returned.version, returned.cksum_head, returned.cksum_body)
+
+    def _check_rewind(self) -> bool:
+        """Detect that returned entries changed; if so seek back, set ``rewound`` and return True."""
+        if not self._returned or self._still_there(self._returned[-1]):
+            return False
+        last_read = self._returned[-1].version
+        while self._returned and not self._still_there(self._returned[-1]):
+            self._returned.pop()
+        first_changed = self._returned[-1].version + 1 if self._returned else None
+        if first_changed is None:
+            raise WalError(
+                f"{self.wal_dir}: the WAL no longer holds the entries up to version {last_read} "
+                f"that were read, and none of the last {REMEMBERED_ENTRIES} read entries is "
+                f"intact; the vnode may have been replaced by a snapshot")
+        bounds = wal_bounds(self.wal_dir)
+        changed_through = min(bounds.last_version, last_read)
+        self.rewound = Rewind(first_version=first_changed, last_read=last_read,
+                              changed_through=changed_through)
+        log.warning("%s: versions %d..%d were read before but the WAL changed under them "
+                    "(rollback or repair); reading again from version %d",
+                    self.wal_dir, first_changed, last_read, first_changed)
+        self.seek(first_changed)
+        return True
 
     def _read_at(self, segment: _Segment, offset: int) -> WalEntry | None:
         version = self.next_version
@@ -261,6 +346,8 @@ class WalReader:
 
         problem = _describe_head_problem(raw_head)
         if problem is not None:
+            if self._skip_leftover_bytes(segment, offset, version, problem):
+                return self._read_at(segment, self._offset)
             self._raise_unless_tail(segment, offset, version, problem)
             return None
         head = _parse_head(raw_head)[1]
@@ -276,6 +363,8 @@ class WalReader:
             return None
         actual = crc32c(body)
         if actual != head.cksum_body:
+            if self._skip_leftover_bytes(segment, offset, version, "body checksum mismatch"):
+                return self._read_at(segment, self._offset)
             self._raise_unless_tail(
                 segment, offset, version,
                 f"body checksum mismatch: stored 0x{head.cksum_body:08x}, computed 0x{actual:08x} "
@@ -299,6 +388,28 @@ class WalReader:
             log_path=segment.log_path,
             offset=offset,
         )
+
+    def _skip_leftover_bytes(self, segment: _Segment, offset: int, version: int, problem: str) -> bool:
+        """Move past bytes that TDengine left before the real entry of ``version``; True if it did.
+
+        Since 3.3.6 TDengine's restart repair leaves a torn tail on the last
+        segment in place and appends after it, so the .idx slot of the
+        version points past the left-over bytes.  Only a slot that leads to
+        an intact head of exactly this version is followed.
+        """
+        target = segment.idx_offset(version)
+        if target is None or target <= offset:
+            return False
+        raw = segment.read_log(target, HEAD_SIZE)
+        if len(raw) < HEAD_SIZE or _describe_head_problem(raw) is not None:
+            return False
+        if _parse_head(raw)[1].version != version:
+            return False
+        log.warning("%s: skipping %d bytes at offset %d that do not form an entry (%s); the .idx "
+                    "slot of version %d points at offset %d", segment.log_path, target - offset,
+                    offset, problem, version, target)
+        self._offset = target
+        return True
 
     def _raise_unless_tail(self, segment: _Segment, offset: int, version: int, problem: str) -> None:
         """Raise WalCorruptionError if anything was written after the entry at ``offset``.
@@ -347,6 +458,12 @@ class WalReader:
         self._segment = _Segment(following)
         self._offset = 0
         return True
+
+
+def first_retained_version(wal_dir: str | os.PathLike[str]) -> int | None:
+    """Return the first version of the oldest segment, or None when there is no segment."""
+    segments = list_segments(wal_dir)
+    return segments[0].first_version if segments else None
 
 
 def wal_bounds(wal_dir: str | os.PathLike[str]) -> WalBounds:

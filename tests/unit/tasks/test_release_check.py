@@ -35,7 +35,7 @@ def decode_all(wal: str, release: str) -> int:
     with WalReader(FIXTURES / wal) as reader:
         reader.seek(0)
         while (entry := reader.next_entry()) is not None:
-            task._decode(entry)
+            task.publisher.decode(entry)
             count += 1
     return count
 

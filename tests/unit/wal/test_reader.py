@@ -259,3 +259,64 @@ def test_missing_segment_between_raises(tmp_path: Path) -> None:
         reader.seek(21)
         with pytest.raises(WalCorruptionError, match=r"versions 25\.\.28 are missing"):
             read_all(reader)
+
+
+def replace_contents(target: Path, source: Path) -> None:
+    for path in target.iterdir():
+        path.unlink()
+    for path in source.iterdir():
+        shutil.copy(path, target / path.name)
+        (target / path.name).chmod(0o644)
+
+
+def test_rollback_reported_and_reread(tmp_path: Path) -> None:
+    before, _ = load_expected("rollback-before")
+    after, after_expected = load_expected("rollback-after")
+    wal_dir = tmp_path / "wal"
+    wal_dir.mkdir()
+    replace_contents(wal_dir, before)
+
+    with WalReader(wal_dir) as reader:
+        reader.seek(0)
+        assert [e.version for e in read_all(reader)] == list(range(31))
+        replace_contents(wal_dir, after)
+
+        entries = read_all(reader)
+        assert reader.rewound is not None
+        assert (reader.rewound.first_version, reader.rewound.last_read,
+                reader.rewound.changed_through) == (21, 30, 25)
+        assert [e.version for e in entries] == list(range(21, 26))
+        rewritten = {e["version"]: e for e in after_expected["entries"]}
+        assert all(e.term == 2 for e in entries)
+        assert all(e.cksum_body == rewritten[e.version]["cksumBody"] for e in entries)
+
+
+def test_no_rewind_when_tail_unchanged(basic_copy: Path) -> None:
+    with WalReader(basic_copy) as reader:
+        reader.seek(0)
+        read_all(reader)
+        assert reader.next_entry() is None
+        assert reader.rewound is None
+
+
+def test_leftover_bytes_before_indexed_entry_skipped(basic_copy: Path) -> None:
+    _, expected = load_expected("basic")
+    last = expected["entries"][-1]
+    log_path = basic_copy / last["logFile"]
+    idx_path = basic_copy / "00000000000000000000.idx"
+    full = log_path.read_bytes()
+    start = last["logOffset"]
+    garbage = b"\x00" * 37
+    # TDengine 3.3.6+ leaves a torn tail in place and appends after it; the
+    # .idx slot of the version then points past the left-over bytes.
+    log_path.write_bytes(full[:start] + garbage + full[start:])
+    raw_idx = bytearray(idx_path.read_bytes())
+    slot = last["version"] * 16
+    raw_idx[slot + 8:slot + 16] = (start + len(garbage)).to_bytes(8, "little")
+    idx_path.write_bytes(bytes(raw_idx))
+
+    with WalReader(basic_copy) as reader:
+        reader.seek(0)
+        entries = read_all(reader)
+    assert [e.version for e in entries] == list(range(21))
+    assert entries[-1].offset == start + len(garbage)
