@@ -76,12 +76,15 @@ def make_config(bootstrap: str, wal_dir: Path, *, delivery_mode: str = "exactly_
     return parse_config(raw)
 
 
-def committed_offset(config: ConnectorConfig) -> int:
-    """Return the group's committed offset on partition 0 of the task topic (-1001 when none)."""
+def committed_offset(config: ConnectorConfig, topic: str | None = None) -> int:
+    """Return the group's committed offset on partition 0 of a task topic (-1001 when none).
+
+    ``topic`` defaults to the first task's topic.
+    """
     consumer = Consumer({"bootstrap.servers": config.kafka.bootstrap_servers,
                          "group.id": config.group_id, "enable.auto.commit": False})
     try:
-        partition = TopicPartition(config.tasks[0].topic, 0)
+        partition = TopicPartition(topic or config.tasks[0].topic, 0)
         return consumer.committed([partition], timeout=20)[0].offset
     finally:
         consumer.close()
@@ -174,19 +177,19 @@ def _delete_differences(where: str, body: dict[str, Any], published: list[dict[s
 
 
 def wait_for_committed(config: ConnectorConfig, target: int, *, timeout_s: float = 60.0,
-                       check: Callable[[], None] | None = None) -> int:
+                       check: Callable[[], None] | None = None, topic: str | None = None) -> int:
     """Poll the committed checkpoint until it reaches ``target`` or ``timeout_s`` passes; return it.
 
     ``check`` runs on every round, so a caller can fail early (for example
     when the connector process exited).
     """
     deadline = time.monotonic() + timeout_s
-    offset = committed_offset(config)
+    offset = committed_offset(config, topic)
     while offset < target and time.monotonic() < deadline:
         if check is not None:
             check()
         time.sleep(0.2)
-        offset = committed_offset(config)
+        offset = committed_offset(config, topic)
     return offset
 
 
