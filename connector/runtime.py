@@ -16,6 +16,7 @@ import signal
 import threading
 from types import FrameType
 
+from connector.admin import AdminServer
 from connector.config import ConnectorConfig, describe
 from connector.tasks.notify import InotifyWatcher, inotify_available
 from connector.tasks.scanner import WalScanner
@@ -47,6 +48,7 @@ class Runtime:
         self._scheduler: ThreadScheduler | None = None
         self.scanner: WalScanner | None = None
         self._workers: dict[str, SinkWorker] = {}
+        self.admin: AdminServer | None = None
 
     def task(self, name: str) -> SourceTask:
         for task in self.tasks:
@@ -99,6 +101,9 @@ class Runtime:
         complete entry left, then the process stops.
         """
         log.info("starting connector %s", describe(self.config))
+        if self.config.admin_listen and not once:
+            self.admin = AdminServer(self, self.config.admin_listen)
+            self.admin.start()
         try:
             self._start_tasks()
             if once:
@@ -108,6 +113,8 @@ class Runtime:
             elif not self.stop_event.is_set():
                 self._run_threads()
         finally:
+            if self.admin is not None:
+                self.admin.stop()
             for worker in self._workers.values():
                 worker.request_stop()
             for worker in self._workers.values():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 import time
@@ -218,3 +219,36 @@ def test_three_vnodes_pause_one(kafka_bootstrap: str, tmp_path: Path) -> None:
                     for r in iter_topic_records(config, topic, idle_timeout_s=2.0)]
         assert versions == sorted(versions), task_name
         assert sorted(set(versions)) == list(range(20)), task_name  # every version carries data
+
+
+def test_admin_endpoint_pauses_and_resumes(kafka_bootstrap: str, tmp_path: Path) -> None:
+    import urllib.request
+
+    wal_dir = copy_wal("basic", tmp_path / "wal")
+    base = make_config(kafka_bootstrap, wal_dir)
+    config = parse_config({
+        "connector": {"name": base.name, "admin_listen": "127.0.0.1:0", "idle_scan_delay_ms": 20},
+        "kafka": {"bootstrap_servers": kafka_bootstrap},
+        "tasks": [{"name": "vnode2", "wal_dir": str(wal_dir), "topic": base.tasks[0].topic,
+                   "vgroup_id": 2}],
+        "table_schemas": BASIC_TABLE_SCHEMAS,
+    })
+    runtime, thread = start_runtime(config)
+    try:
+        assert wait_for_committed(config, 21) == 21
+        address = runtime.admin.address
+
+        def call(method: str, path: str) -> object:
+            request = urllib.request.Request(f"http://{address}{path}", method=method)
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.loads(response.read())
+
+        tasks = call("GET", "/tasks")
+        assert tasks[0]["name"] == "vnode2"
+        assert tasks[0]["committedVer"] == 21
+        assert tasks[0]["status"] == "ready"
+        assert call("POST", "/tasks/vnode2/pause") == {"task": "vnode2", "status": "paused"}
+        assert call("GET", "/tasks")[0]["status"] == "paused"
+        assert call("POST", "/tasks/vnode2/resume") == {"task": "vnode2", "status": "ready"}
+    finally:
+        stop_runtime(runtime, thread)
