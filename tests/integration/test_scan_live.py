@@ -147,6 +147,25 @@ def test_tailing_with_rollover_and_retention(kafka_bootstrap: str, tmp_path: Pat
     assert len(order) == len(set(order))
 
 
+def apply_rollback(wal_dir: Path) -> None:
+    """Turn the ``rollback/before`` WAL into ``rollback/after`` in place, as TDengine did.
+
+    walRollback(21) truncates segment 18 after version 20 and deletes segment
+    27; then versions 21..25 are written again with term 2.
+    """
+    after = expected_entries("rollback/after.expected.json")
+    writer = WalWriter(wal_dir, vg_id=after["vgId"], seg_size_bytes=after["walCfg"]["segSizeKB"] * 1024)
+    rollback_version = after["rollback"]["walRollbackVer"]
+    writer.rollback(rollback_version)
+    for entry in after["entries"]:
+        if entry["version"] >= rollback_version:
+            writer.append(entry["msgType"], bytes.fromhex(entry["bodyHex"]),
+                          ingest_ts=entry["ingestTs"], is_weak=entry["syncMeta"]["isWeek"],
+                          seq_num=entry["syncMeta"]["seqNum"], term=entry["syncMeta"]["term"])
+    writer.commit(after["commitVer"])
+    writer.close()
+
+
 def test_rollback_replay_raises_rewind_alarm(kafka_bootstrap: str, tmp_path: Path,
                                              caplog: pytest.LogCaptureFixture) -> None:
     wal_dir = copy_wal("rollback/before", tmp_path / "wal")
@@ -155,14 +174,17 @@ def test_rollback_replay_raises_rewind_alarm(kafka_bootstrap: str, tmp_path: Pat
     runtime, thread = start_runtime(config)
     try:
         assert wait_for_committed(config, 31) == 31
-        for path in wal_dir.iterdir():
-            path.unlink()
-        for path in (FIXTURES / "rollback" / "after").iterdir():
-            shutil.copy(path, wal_dir / path.name)
+        # Pausing makes the reader see the rollback whole, so the alarm names
+        # exactly the versions the fixture rewrote.
+        runtime.pause("vnode2")
+        apply_rollback(wal_dir)
+        for path in (FIXTURES / "rollback" / "after").glob("*.[li][od][gx]"):
+            assert (wal_dir / path.name).read_bytes() == path.read_bytes(), path.name
+        runtime.resume("vnode2")
         deadline = time.monotonic() + 60
         while not runtime.tasks[0].state.rewinds and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert wait_for_committed(config, 26, timeout_s=30) >= 26
+        assert wait_for_committed(config, 26, timeout_s=30) == 26
     finally:
         stop_runtime(runtime, thread)
 
@@ -174,7 +196,8 @@ def test_rollback_replay_raises_rewind_alarm(kafka_bootstrap: str, tmp_path: Pat
     after = {e["version"]: e for e in expected_entries("rollback/after.expected.json")["entries"]}
     republished = [r["value"] for r in read_topic(config)
                    if r["value"]["source"]["walVersion"] in range(21, 26)]
-    second_pass = [v for v in republished if v["source"]["ingestTs"] == after[v["source"]["walVersion"]]["ingestTs"]]
+    second_pass = [v for v in republished
+                   if v["source"]["ingestTs"] == after[v["source"]["walVersion"]]["ingestTs"]]
     assert {v["source"]["walVersion"] for v in second_pass} == set(range(21, 26))
 
 
