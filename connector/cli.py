@@ -71,6 +71,11 @@ def run(config_path: str, once: bool) -> None:
     runtime.install_signal_handlers()
     code = runtime.run(once=once)
     if code:
+        from connector.errors import FencedError
+
+        if any(isinstance(task.error, FencedError) for task in runtime.tasks):
+            raise click.ClickException("fenced: another connector instance with the same "
+                                       "connector.name runs these tasks; this one stopped")
         raise click.ClickException("every task halted; see the errors above")
 
 

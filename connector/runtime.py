@@ -18,6 +18,7 @@ from types import FrameType
 
 from connector.admin import AdminServer
 from connector.config import ConnectorConfig, describe
+from connector.errors import FencedError
 from connector.tasks.notify import InotifyWatcher, inotify_available
 from connector.tasks.scanner import WalScanner
 from connector.tasks.scheduler import ThreadScheduler
@@ -108,8 +109,9 @@ class Runtime:
             self._start_tasks()
             if once:
                 for task in self.tasks:
-                    if not self.stop_event.is_set():
-                        task.run_until_idle()
+                    if self.stop_event.is_set() or self._fenced():
+                        break
+                    task.run_until_idle()
             elif not self.stop_event.is_set():
                 self._run_threads()
         finally:
@@ -141,6 +143,9 @@ class Runtime:
         timer_s = self.config.scan_timer_ms / 1000 if watcher else self.config.idle_scan_delay_ms / 1000
 
         def tick() -> None:
+            if self._fenced():
+                self.request_stop()
+                return
             if self._all_finished():
                 log.error("every task has halted or finished; stopping")
                 self.request_stop()
@@ -171,6 +176,16 @@ class Runtime:
         watcher.start()
         return watcher
 
+    def _fenced(self) -> bool:
+        """True when another instance fenced one of this process's producers; logs it once."""
+        for task in self.tasks:
+            if isinstance(task.error, FencedError):
+                log.error("[%s] another connector instance took over transactional.id %s; this "
+                          "instance stops all its tasks now, without committing anything more",
+                          task.name, task.producer.transactional_id)
+                return True
+        return False
+
     def _all_finished(self) -> bool:
         live = [task for task in self.tasks if task.role == "live"]
         return all(task.status in _FINISHED for task in live)
@@ -179,6 +194,8 @@ class Runtime:
         halted = [task for task in self.tasks if task.status is TaskStatus.HALTED]
         for task in halted:
             log.error("[%s] halted: %s", task.name, task.error)
+        if any(isinstance(task.error, FencedError) for task in halted):
+            return 1
         if halted and len(halted) == len(self.tasks):
             return 1
         log.info("connector %s stopped", self.config.name)

@@ -164,23 +164,42 @@ class TaskProducer:
         self._producer: Producer | None = None
         self._consumer: Consumer | None = None
         self._in_transaction = False
+        self._transaction_started_at = 0.0
+        # Set after a failed publish: the next publish starts from a new producer,
+        # whose init_transactions aborts whatever the broker still holds open.
+        self._needs_new_producer = False
 
     # -- lifecycle -----------------------------------------------------------
 
     def start(self) -> Checkpoint | None:
         """Create the topics if needed, start the producer and return the committed checkpoint."""
         self._ensure_topics()
-        self._producer = Producer(self._producer_conf())
         self._consumer = Consumer(self._consumer_conf())
+        self._new_producer()
+        return self.read_checkpoint()
+
+    def _new_producer(self) -> None:
+        """Create the producer; in exactly-once mode ``init_transactions`` fences older instances."""
+        self._producer = Producer(self._producer_conf())
+        self._in_transaction = False
         if self.exactly_once:
             try:
                 self._producer.init_transactions(self._timeout_s)
             except KafkaException as err:
+                self._producer = None
                 raise self._translate(err, "init_transactions") from err
-        return self.read_checkpoint()
+        self._needs_new_producer = False
+
+    def _discard_producer(self) -> None:
+        """Drop a producer that failed, without waiting for what it still holds."""
+        producer, self._producer = self._producer, None
+        self._in_transaction = False
+        self._needs_new_producer = True
+        if producer is not None:
+            producer.purge(in_queue=True, in_flight=True, blocking=False)
 
     def close(self) -> None:
-        if self._producer is not None:
+        if self._producer is not None and not self._needs_new_producer:
             if self._in_transaction:
                 try:
                     self._producer.abort_transaction(self._timeout_s)
@@ -318,13 +337,19 @@ class TaskProducer:
         On SinkError nothing of this call is committed; the caller re-reads
         from its last committed checkpoint.
         """
-        assert self._producer is not None and self._consumer is not None
+        assert self._consumer is not None
+        if self._producer is None or self._needs_new_producer:
+            self._new_producer()
         offsets = [TopicPartition(self.topic, CHECKPOINT_PARTITION, checkpoint.next_version,
                                   metadata=checkpoint.metadata())]
-        if self.exactly_once:
-            self._publish_transaction(records, catalog_changes, offsets)
-        else:
-            self._publish_acknowledged(records, catalog_changes, offsets)
+        try:
+            if self.exactly_once:
+                self._publish_transaction(records, catalog_changes, offsets)
+            else:
+                self._publish_acknowledged(records, catalog_changes, offsets)
+        except SinkError:
+            self._discard_producer()
+            raise
 
     def _produce(self, topic: str, *, key: bytes, value: bytes | None,
                  headers: list[tuple[str, bytes]] | None = None) -> None:
@@ -363,6 +388,7 @@ class TaskProducer:
         try:
             producer.begin_transaction()
             self._in_transaction = True
+            self._transaction_started_at = time.monotonic()
             self._produce_all(records, catalog_changes)
             producer.send_offsets_to_transaction(offsets, self._consumer.consumer_group_metadata(),
                                                  self._timeout_s)
@@ -393,7 +419,9 @@ class TaskProducer:
         if producer is None or not self._in_transaction:
             return
         error = _kafka_error(err)
-        if error.fatal():
+        if error.fatal() or not error.txn_requires_abort():
+            # Nothing to abort here: the producer is discarded, and the next
+            # one's init_transactions aborts the transaction on the broker.
             self._in_transaction = False
             return
         try:
@@ -408,7 +436,10 @@ class TaskProducer:
         producer = self._producer
         assert producer is not None and self._consumer is not None
         self._delivery_errors.clear()
-        self._produce_all(records, catalog_changes)
+        try:
+            self._produce_all(records, catalog_changes)
+        except KafkaException as err:
+            raise self._translate(err, "produce") from err
         remaining = producer.flush(self._timeout_s)
         if remaining:
             raise SinkError(f"[{self.task.name}] {remaining} record(s) not acknowledged within "
@@ -432,9 +463,21 @@ class TaskProducer:
             detail += f"; first failed record: {first.name()}: {first.str()}"
         if error.code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED,
                             KafkaError.INVALID_PRODUCER_EPOCH):
+            # The coordinator also bumps the epoch when it aborts a transaction
+            # that outlived transaction.timeout.ms, and librdkafka reports that
+            # as fenced too.  Only a transaction open longer than the timeout
+            # can have been aborted so; anything sooner is another instance.
+            open_s = time.monotonic() - self._transaction_started_at
+            timeout_s = self.config.kafka.transaction_timeout_ms / 1000
+            if self._in_transaction and open_s >= timeout_s:
+                return SinkError(
+                    f"[{self.task.name}] the broker aborted a transaction open for {open_s:.1f} s, "
+                    f"longer than kafka.transaction_timeout_ms ({timeout_s:.1f} s); a new producer "
+                    f"resumes from the checkpoint ({detail})", retriable=True)
             return FencedError(
-                f"[{self.task.name}] producer fenced during {operation}: another instance uses "
-                f"transactional.id {self.transactional_id!r} ({detail})")
+                f"[{self.task.name}] producer fenced during {operation}: another connector "
+                f"instance started with transactional.id {self.transactional_id!r}; this one "
+                f"stops ({detail})")
         # An abortable transaction error is worth retrying unless a record itself
         # was rejected for good (too large, not authorized): then retrying repeats it.
         records_retriable = all(e.retriable() for e in self._delivery_errors)
