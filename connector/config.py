@@ -63,6 +63,10 @@ class KafkaConfig:
     topic: TopicConfig = field(default_factory=TopicConfig)
     transaction_timeout_ms: int = 60_000
     operation_timeout_ms: int = 30_000
+    # Largest serialized record value; bigger SUBMIT blocks are split by rows.
+    # Below the 1 MB defaults of the broker's max.message.bytes and
+    # librdkafka's message.max.bytes, with room for key, headers and framing.
+    max_record_bytes: int = 900_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,10 +301,11 @@ def _parse_kafka(section: _Section) -> KafkaConfig:
         topic=_parse_topic(section.section("topic")),
         transaction_timeout_ms=section.take("transaction_timeout_ms", _int_range(1_000, 900_000), 60_000),
         operation_timeout_ms=section.take("operation_timeout_ms", _int_range(1_000, 600_000), 30_000),
+        max_record_bytes=section.take("max_record_bytes", _int_range(256, 2**31 - 1), 900_000),
     )
     section.finish(("bootstrap_servers", "group_id", "schema_registry_url", "schema_registry",
                     "producer", "consumer", "topic", "transaction_timeout_ms",
-                    "operation_timeout_ms"))
+                    "operation_timeout_ms", "max_record_bytes"))
     return kafka
 
 

@@ -45,7 +45,7 @@ from connector.config import ConnectorConfig, TaskConfig
 from connector.decode.catalog import CatalogChange
 from connector.errors import FencedError, SinkError
 from connector.sink.avro import RecordSerializer
-from connector.sink.records import OutRecord
+from connector.sink.records import OutRecord, renumber_blocks, split_rows
 
 __all__ = ["CHECKPOINT_PARTITION", "Checkpoint", "TaskProducer", "fetch_checkpoint"]
 
@@ -366,12 +366,57 @@ class TaskProducer:
 
     def _produce_all(self, records: list[OutRecord],
                      catalog_changes: list[CatalogChange] | tuple[CatalogChange, ...]) -> None:
+        serialized = self.fit_records(records)
         for change in catalog_changes:
             value = None if change.value is None else json.dumps(change.value, sort_keys=True).encode()
             self._produce(self.history_topic, key=change.key.encode(), value=value)
-        for record in records:
-            key, value = self._serializer.serialize(self.topic, record.key, record.value)
+        for record, key, value in serialized:
             self._produce(self.topic, key=key, value=value, headers=list(record.headers))
+
+    def fit_records(self, records: list[OutRecord]) -> list[tuple[OutRecord, bytes, bytes]]:
+        """Serialize ``records``, splitting SUBMIT blocks by rows to stay within kafka.max_record_bytes.
+
+        The records of a version that was split are renumbered, so their
+        block index and count describe the records actually published.
+        Raises a non-retriable SinkError when a single row does not fit.
+        """
+        limit = self.config.kafka.max_record_bytes
+        fitted: list[OutRecord] = []
+        split_versions: set[int] = set()
+        pending = list(records)
+        sizes: dict[int, tuple[bytes, bytes]] = {}
+        while pending:
+            record = pending.pop(0)
+            key, value = self._serializer.serialize(self.topic, record.key, record.value)
+            if len(value) <= limit:
+                fitted.append(record)
+                sizes[id(record)] = (key, value)
+                continue
+            rows = record.value.get("rows") or []
+            if record.value["kind"] != "SUBMIT" or len(rows) < 2:  # type: ignore[arg-type]
+                table = record.value.get("table") or {}
+                raise SinkError(
+                    f"[{self.task.name}] a {record.value['kind']} record of table uid "
+                    f"{table.get('uid')} at version {record.version} is {len(value)} bytes even "
+                    f"as a single row, above kafka.max_record_bytes {limit}; raise that limit (and "
+                    f"the topic's max.message.bytes and the producer's message.max.bytes) to "
+                    f"publish it", retriable=False)
+            parts = min(len(rows), max(2, -(-len(value) // limit)))  # type: ignore[arg-type]
+            pending[0:0] = split_rows(record, parts)
+            split_versions.add(record.version)
+        if not split_versions:
+            return [(record, *sizes[id(record)]) for record in fitted]
+        renumber_blocks(fitted)
+        log.info("[%s] split oversized SUBMIT blocks of version(s) %s by rows to fit "
+                 "kafka.max_record_bytes %d", self.task.name, sorted(split_versions), limit)
+        result = []
+        for record in fitted:
+            if record.version in split_versions:
+                key, value = self._serializer.serialize(self.topic, record.key, record.value)
+            else:
+                key, value = sizes[id(record)]
+            result.append((record, key, value))
+        return result
 
     def _on_delivery(self, err: KafkaError | None, message: object) -> None:
         if err is not None:

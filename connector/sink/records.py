@@ -25,7 +25,7 @@ from connector.decode.model import (
 )
 
 __all__ = ["OutRecord", "RecordContext", "build_records", "cell_to_avro", "gap_record",
-           "handoff_record"]
+           "handoff_record", "renumber_blocks", "split_rows"]
 
 NAMESPACE = "io.tdengine.walconnector"
 _UINT64 = f"{NAMESPACE}.UInt64"
@@ -209,6 +209,41 @@ def build_records(ctx: RecordContext, *, version: int, ingest_ts: int, msg_type:
             version=version,
         ))
     return records
+
+
+def split_rows(record: OutRecord, parts: int) -> list[OutRecord]:
+    """Split a SUBMIT record into ``parts`` records with consecutive slices of its rows.
+
+    Block index and count are left for ``renumber_blocks``.
+    """
+    rows = record.value["rows"]
+    assert isinstance(rows, list) and 1 < parts <= len(rows)
+    size, extra = divmod(len(rows), parts)
+    pieces = []
+    start = 0
+    for part in range(parts):
+        end = start + size + (1 if part < extra else 0)
+        value = dict(record.value)
+        value["rows"] = rows[start:end]
+        value["source"] = dict(record.value["source"])  # type: ignore[arg-type]
+        pieces.append(OutRecord(key=record.key, value=value, headers=record.headers,
+                                version=record.version))
+        start = end
+    return pieces
+
+
+def renumber_blocks(records: list[OutRecord]) -> None:
+    """Set blockIndex and blockCount so each version's records count 0..n-1 again."""
+    counts: dict[int, int] = {}
+    for record in records:
+        counts[record.version] = counts.get(record.version, 0) + 1
+    seen: dict[int, int] = {}
+    for record in records:
+        source = record.value["source"]
+        assert isinstance(source, dict)
+        source["blockIndex"] = seen.get(record.version, 0)
+        source["blockCount"] = counts[record.version]
+        seen[record.version] = source["blockIndex"] + 1
 
 
 def gap_record(ctx: RecordContext, *, first_missing: int, last_missing: int, reason: str) -> OutRecord:

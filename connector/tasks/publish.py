@@ -33,6 +33,43 @@ log = logging.getLogger(__name__)
 _MAX_RETRY_DELAY_S = 30.0
 
 
+class FailureStreak:
+    """Log a run of the same retriable failure once, with counts instead of repeats.
+
+    The first failure logs a warning with its cause; later ones only count,
+    with a summary at most every ``summary_interval_s``; the first success
+    logs how many attempts failed and for how long.
+    """
+
+    def __init__(self, name: str, clock: Callable[[], float], *, summary_interval_s: float = 60.0) -> None:
+        self.name = name
+        self._clock = clock
+        self._interval = summary_interval_s
+        self.attempts = 0
+        self._first_at = 0.0
+        self._summary_at = 0.0
+
+    def failed(self, version: int | None, err: Exception, retry_in_s: float) -> None:
+        now = self._clock()
+        self.attempts += 1
+        if self.attempts == 1:
+            self._first_at = self._summary_at = now
+            log.warning("[%s] publishing from version %s failed; retrying with back-off "
+                        "(first retry in %.1f s): %s", self.name, version, retry_in_s, err)
+        elif now - self._summary_at >= self._interval:
+            self._summary_at = now
+            log.warning("[%s] still failing from version %s: %d attempts in %.0f s; last error: %s",
+                        self.name, version, self.attempts, now - self._first_at, err)
+        else:
+            log.debug("[%s] attempt %d failed: %s", self.name, self.attempts, err)
+
+    def succeeded(self) -> None:
+        if self.attempts:
+            log.warning("[%s] publishing recovered after %d failed attempt(s) over %.0f s",
+                        self.name, self.attempts, self._clock() - self._first_at)
+        self.attempts = 0
+
+
 class Publisher:
     """Publish one task's queued items through its TaskProducer."""
 
@@ -49,6 +86,7 @@ class Publisher:
         self._vg_id = vg_id
         self._clock = clock
         self._retry_delay = 0.5
+        self.failures = FailureStreak(state.name, clock)
         self._pending_changes: list[CatalogChange] = []
         self.last_commit_at = clock()
         self.transactions = 0
@@ -171,6 +209,7 @@ class Publisher:
         log.debug("[%s] committed versions %d..%d (%d records)", state.name, first,
                   next_version - 1, len(records))
         self._pending_changes = []
+        self.failures.succeeded()
         self.transactions += 1
         self.versions_published += max(next_version - first, 0)
         self.records_published += len(records)
@@ -202,8 +241,7 @@ class Publisher:
         with state.lock:
             committed = state.committed_ver
             assert committed is not None
-            log.warning("[%s] publishing from version %d failed, retrying in %.1f s: %s",
-                        state.name, committed, self._retry_delay, err)
+            self.failures.failed(committed, err, self._retry_delay)
             state.queue.clear()
             state.handoff_queued = False
             state.feed_stopped = False

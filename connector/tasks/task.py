@@ -51,6 +51,7 @@ class SourceTask:
     def __init__(self, config: ConnectorConfig, task: TaskConfig, *,
                  index: int = 0,
                  clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], object] = time.sleep,
                  producer: TaskProducer | None = None,
                  role: str = "live",
                  history: SourceTask | None = None) -> None:
@@ -61,6 +62,7 @@ class SourceTask:
         self.name = task.name if role == "live" else f"{task.name}.{role}"
         self._config_key = f"tasks[{index}]"
         self._clock = clock
+        self._sleep = sleep
         self.history = history
         if not os.path.isdir(task.wal_dir):
             raise ConfigError(f"{self._config_key}.wal_dir: {task.wal_dir!r} is not a directory; "
@@ -299,8 +301,16 @@ class SourceTask:
             pass
 
     def run_until_idle(self, *, max_passes: int = 1_000_000) -> None:
-        """Scan and publish on the calling thread until no complete entry is left."""
+        """Scan and publish on the calling thread until no complete entry is left.
+
+        A failed publish is retried after its back-off, so this returns only
+        when everything complete is committed or the task cannot go on.
+        """
         for _ in range(max_passes):
+            wait = self.state.retry_at - self._clock()
+            if self.state.status is TaskStatus.READY and wait > 0:
+                self._sleep(wait)
+                continue
             if self.ready_for_wal():
                 self.position_reader()
                 moved = self.fill_queue()

@@ -121,7 +121,8 @@ class Harness:
             for role in roles:
                 sink = sinks[len(self.sinks)] if sinks else FakeSink()
                 task = SourceTask(config, task_config, index=index, clock=self.scheduler.now,
-                                  producer=sink, role=role, history=history)  # type: ignore[arg-type]
+                                  sleep=self.scheduler.advance, producer=sink, role=role,
+                                  history=history)  # type: ignore[arg-type]
                 if role == "fill-history":
                     history = task
                 self.sinks.append(sink)
