@@ -193,7 +193,11 @@ def _find_task(config: ConnectorConfig, name: str | None) -> list[TaskConfig]:
 @click.option("-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False),
               help="YAML configuration file.")
 def status(config_path: str) -> None:
-    """Show each task's committed checkpoint next to the versions its WAL holds."""
+    """Show each task's committed checkpoint next to the versions its WAL holds.
+
+    With connector.admin_listen set, the running connector's own view of each
+    task (status, queue, last error) is shown too.
+    """
     from confluent_kafka import Consumer
 
     from connector.errors import SinkError
@@ -201,6 +205,7 @@ def status(config_path: str) -> None:
     from connector.wal import wal_bounds
 
     config = _load(config_path)
+    live = _live_task_states(config)
     consumer = Consumer({"bootstrap.servers": config.kafka.bootstrap_servers,
                          "group.id": config.group_id, "enable.auto.commit": False})
     try:
@@ -221,8 +226,38 @@ def status(config_path: str) -> None:
                                else "no checkpoint")
             lag_text = f", {lag} version(s) behind" if lag is not None else ""
             click.echo(f"{task.name}: topic {task.topic}, {checkpoint_text}, {wal_text}{lag_text}")
+            if isinstance(live, str):
+                continue
+            for state in (s for s in live if s["name"] in (task.name, f"{task.name}.fill-history")):
+                line = (f"  running: {state['name']} {state['status']}, nextProcessVer "
+                        f"{state['nextProcessVer']}, {state['queuedItems']} queued")
+                if state.get("rewinds"):
+                    line += f", rewinds {state['rewinds']}"
+                click.echo(line)
+                if state.get("error"):
+                    click.echo(f"  error: {state['error']}")
+        if isinstance(live, str):
+            click.echo(live)
     finally:
         consumer.close()
+
+
+def _live_task_states(config: ConnectorConfig) -> list[dict[str, Any]] | str:
+    """Fetch the running connector's task states from its admin endpoint, or say why not."""
+    import urllib.error
+    import urllib.request
+
+    if not config.admin_listen:
+        return "(set connector.admin_listen to see the running connector's task states here)"
+    host, _, port = config.admin_listen.rpartition(":")
+    if host in ("0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"
+    url = f"http://{host}:{port}/tasks"
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            return json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        return f"(no running connector answered at {url}: {err})"
 
 
 @main.command()

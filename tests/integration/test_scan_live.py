@@ -10,9 +10,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
+from click.testing import CliRunner
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from connector.cli import main
 from connector.config import parse_config
 from connector.errors import WalGapError
 from connector.runtime import Runtime
@@ -273,5 +276,18 @@ def test_admin_endpoint_pauses_and_resumes(kafka_bootstrap: str, tmp_path: Path)
         assert call("POST", "/tasks/vnode2/pause") == {"task": "vnode2", "status": "paused"}
         assert call("GET", "/tasks")[0]["status"] == "paused"
         assert call("POST", "/tasks/vnode2/resume") == {"task": "vnode2", "status": "ready"}
+
+        config_file = tmp_path / "connector.yaml"
+        config_file.write_text(yaml.safe_dump({
+            "connector": {"name": base.name, "admin_listen": address},
+            "kafka": {"bootstrap_servers": kafka_bootstrap},
+            "tasks": [{"name": "vnode2", "wal_dir": str(wal_dir), "topic": base.tasks[0].topic,
+                       "vgroup_id": 2}],
+            "table_schemas": BASIC_TABLE_SCHEMAS,
+        }))
+        result = CliRunner().invoke(main, ["status", "-c", str(config_file)])
+        assert result.exit_code == 0, result.output
+        assert "nextProcessVer 21, WAL 0..20, 0 version(s) behind" in result.output
+        assert "running: vnode2 ready, nextProcessVer 21, 0 queued" in result.output
     finally:
         stop_runtime(runtime, thread)
