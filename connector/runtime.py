@@ -1,8 +1,8 @@
 """Wire the configured tasks to the scanner, run them, and stop cleanly on SIGINT/SIGTERM.
 
-Threads: the scanner runs its passes on the thread that calls ``run``; each
-task publishes on its own sink thread; an inotify thread (where Linux offers
-it) and a periodic timer request scans when WAL files change.  A stop
+Threads: the scanner runs its passes on the thread that calls ``run``, and
+each task publishes on its own sink thread.  An inotify thread (where Linux
+offers it) and a periodic timer request scans when WAL files change.  A stop
 request lets every sink step in progress finish (its records and checkpoint
 commit together), then closes the producers.  A task that halts leaves the
 others running; when every task has halted there is nothing left to do and

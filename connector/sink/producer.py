@@ -139,7 +139,7 @@ def fetch_checkpoint(consumer: Consumer, topic: str, *, timeout_s: float,
 
 
 class TaskProducer:
-    """The Kafka side of one task: topic, producer, checkpoint."""
+    """Kafka side of one task: its topics, its producer and its checkpoint."""
 
     def __init__(self, config: ConnectorConfig, task: TaskConfig, *,
                  role: str = "live",
@@ -166,7 +166,7 @@ class TaskProducer:
         self._in_transaction = False
         self._transaction_started_at = 0.0
         # Set after a failed publish: the next publish starts from a new producer,
-        # whose init_transactions aborts whatever the broker still holds open.
+        # whose init_transactions aborts any transaction the broker still keeps open.
         self._needs_new_producer = False
 
     # -- lifecycle -----------------------------------------------------------

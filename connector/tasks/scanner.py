@@ -10,7 +10,7 @@ The rules follow TDengine's stream-task WAL scan (tqStreamTask.c,
 2. A pass goes over a snapshot of the task list, so tasks added or removed
    meanwhile do not disturb it.  After the pass the counter drops by one and,
    while it stays above 0, the next pass runs after ``idle_delay_s``.
-3. Only tasks whose ``ready_for_wal`` holds take part (see SourceTask).
+3. Only tasks whose ``ready_for_wal`` returns True take part (see SourceTask).
 4. Each taking part positions its reader (``position_reader``) and
 5. moves complete entries into its input queue (``fill_queue``).
 6. Fill-history tasks stop at the end of their range inside ``fill_queue``.

@@ -8,7 +8,7 @@ The task joins two sides that run on different threads (see TaskState):
   in one transaction with its checkpoint.
 
 A fill-history task reads a fixed range [from, to] chosen when it is first
-created, publishes a hand-off marker after ``to`` and stops; the live task of
+created, publishes a hand-off marker after ``to`` and stops.  The live task of
 the same vnode starts at ``to + 1`` and takes no WAL data until the marker is
 committed.
 """
@@ -183,7 +183,7 @@ class SourceTask:
     def _restore_catalog(self, first: int, start_version: int) -> None:
         """Rebuild the schema catalog as it stood at the checkpoint.
 
-        The schema-history topic holds every change committed with an earlier
+        The schema-history topic contains every change committed with an earlier
         checkpoint.  When it is empty (a new task, or a topic written before
         the history existed) the retained DDL before the start version is
         replayed from the WAL instead, and its changes are persisted with the
