@@ -19,6 +19,7 @@ when a test or the start itself fails.
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 import time
@@ -28,6 +29,7 @@ from pathlib import Path
 import pytest
 
 BOOTSTRAP_ENV = "WAL_CONNECTOR_TEST_BOOTSTRAP"
+CRASH_SEED_ENV = "CRASH_HARNESS_SEED"
 # Skips the Docker check, e.g. where an engine runs but cannot pull images.
 SOURCE_ENV = "WAL_CONNECTOR_TEST_BROKER_SOURCE"
 # Keep in step with kafka.version in scripts/kafka-broker.pom.xml.
@@ -101,10 +103,18 @@ def _broker_plan(config: pytest.Config) -> BrokerPlan:
     return plan
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_configure(config: pytest.Config) -> None:
+    # Fix the crash harness seed before its module is imported, so the header
+    # below can show it and a failed run can be repeated with it.
+    if not os.environ.get(CRASH_SEED_ENV, "").strip():
+        os.environ[CRASH_SEED_ENV] = str(random.SystemRandom().randrange(2**32))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
     plan = _broker_plan(config)
     where = f" at {plan.bootstrap}" if plan.bootstrap else ""
-    return f"kafka broker for tests marked 'broker': {plan.source}{where} ({plan.reason})"
+    return [f"kafka broker for tests marked 'broker': {plan.source}{where} ({plan.reason})",
+            f"crash harness seed: {os.environ[CRASH_SEED_ENV]} (repeat with {CRASH_SEED_ENV}=...)"]
 
 
 # ---------------------------------------------------------------------------
