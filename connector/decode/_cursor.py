@@ -23,23 +23,13 @@ import struct
 from typing import Final
 
 from connector.errors import DecodeError
+from connector.decode._primitives import BE_I64, I8, I16, I32, I64, U8, U16, U32, U64, VARINT_MORE, VARINT_PAYLOAD
 
 __all__ = ["Cursor"]
 
-_I8: Final = struct.Struct("<b")
-_U8: Final = struct.Struct("<B")
-_I16: Final = struct.Struct("<h")
-_U16: Final = struct.Struct("<H")
-_I32: Final = struct.Struct("<i")
-_U32: Final = struct.Struct("<I")
-_I64: Final = struct.Struct("<q")
-_U64: Final = struct.Struct("<Q")
-_BE_I64: Final = struct.Struct(">q")
 
 # A 64-bit varint takes at most 10 bytes (ceil(64 / 7)).
 _MAX_VARINT_BYTES: Final = 10
-_VARINT_MORE: Final = 0x80
-_VARINT_PAYLOAD: Final = 0x7F
 
 
 class Cursor:
@@ -97,32 +87,32 @@ class Cursor:
         return layout.unpack_from(self._buf, start)[0]
 
     def i8(self, field: str) -> int:
-        return self._unpack(_I8, field)
+        return self._unpack(I8, field)
 
     def u8(self, field: str) -> int:
-        return self._unpack(_U8, field)
+        return self._unpack(U8, field)
 
     def i16(self, field: str) -> int:
-        return self._unpack(_I16, field)
+        return self._unpack(I16, field)
 
     def u16(self, field: str) -> int:
-        return self._unpack(_U16, field)
+        return self._unpack(U16, field)
 
     def i32(self, field: str) -> int:
-        return self._unpack(_I32, field)
+        return self._unpack(I32, field)
 
     def u32(self, field: str) -> int:
-        return self._unpack(_U32, field)
+        return self._unpack(U32, field)
 
     def i64(self, field: str) -> int:
-        return self._unpack(_I64, field)
+        return self._unpack(I64, field)
 
     def u64(self, field: str) -> int:
-        return self._unpack(_U64, field)
+        return self._unpack(U64, field)
 
     def be_i64(self, field: str) -> int:
         """Read a big-endian int64 (only ``SSubmitReq2Msg.version`` uses one)."""
-        return self._unpack(_BE_I64, field)
+        return self._unpack(BE_I64, field)
 
     def varint(self, field: str, *, bits: int = 64) -> int:
         """Read an unsigned LEB128 varint (U16v/U32v/U64v) that must fit in ``bits`` bits."""
@@ -138,8 +128,8 @@ class Cursor:
                 )
             byte = self._buf[self.pos]
             self.pos += 1
-            value |= (byte & _VARINT_PAYLOAD) << shift
-            if not byte & _VARINT_MORE:
+            value |= (byte & VARINT_PAYLOAD) << shift
+            if not byte & VARINT_MORE:
                 if value >> bits:
                     raise self.error(f"{field}: varint {value} does not fit in {bits} bits", offset=start)
                 return value

@@ -21,6 +21,7 @@ from connector.decode.model import DecimalValue, TdType
 from connector.errors import DecodeError
 
 __all__ = [
+    "FIXED_LAYOUTS",
     "DECIMAL64_MAX_PRECISION",
     "DECIMAL_MAX_PRECISION",
     "TYPE_BYTES",
@@ -117,7 +118,8 @@ _NAME_TO_TYPE: Final[Mapping[str, TdType]] = {
     "DECIMAL128": TdType.DECIMAL,
 }
 
-_FIXED_LAYOUTS: Final[Mapping[TdType, struct.Struct]] = {
+# Little-endian layout of each fixed-width type as stored in rows and columns.
+FIXED_LAYOUTS: Final[Mapping[TdType, struct.Struct]] = {
     TdType.BOOL: struct.Struct("<b"),
     TdType.TINYINT: struct.Struct("<b"),
     TdType.SMALLINT: struct.Struct("<h"),
@@ -185,7 +187,7 @@ def decode_fixed(
     The caller has checked the bounds.  DECIMAL types need ``precision`` and
     ``scale`` from the schema.
     """
-    layout = _FIXED_LAYOUTS.get(td_type)
+    layout = FIXED_LAYOUTS.get(td_type)
     if layout is not None:
         value = layout.unpack_from(buf, offset)[0]
         if td_type == TdType.BOOL:

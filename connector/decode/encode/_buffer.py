@@ -13,25 +13,13 @@ The inverse of ``connector.decode._cursor.Cursor``:
 
 from __future__ import annotations
 
-import struct
+from connector.decode._primitives import BE_I64, I8, I16, I32, I64, U8, U16, U32, U64, VARINT_MORE, VARINT_PAYLOAD
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Final
 
 __all__ = ["Buffer", "varint_size", "zigzag"]
 
-_I8: Final = struct.Struct("<b")
-_U8: Final = struct.Struct("<B")
-_I16: Final = struct.Struct("<h")
-_U16: Final = struct.Struct("<H")
-_I32: Final = struct.Struct("<i")
-_U32: Final = struct.Struct("<I")
-_I64: Final = struct.Struct("<q")
-_U64: Final = struct.Struct("<Q")
-_BE_I64: Final = struct.Struct(">q")
 
-_VARINT_MORE: Final = 0x80
-_VARINT_PAYLOAD: Final = 0x7F
 
 
 def zigzag(value: int, bits: int) -> int:
@@ -43,7 +31,7 @@ def zigzag(value: int, bits: int) -> int:
 def varint_size(value: int) -> int:
     """Return how many bytes the unsigned varint of ``value`` takes (``tPutU32v(NULL, v)``)."""
     size = 1
-    while value > _VARINT_PAYLOAD:
+    while value > VARINT_PAYLOAD:
         value >>= 7
         size += 1
     return size
@@ -67,39 +55,39 @@ class Buffer:
         self._data += data
 
     def i8(self, value: int) -> None:
-        self._data += _I8.pack(value)
+        self._data += I8.pack(value)
 
     def u8(self, value: int) -> None:
-        self._data += _U8.pack(value)
+        self._data += U8.pack(value)
 
     def i16(self, value: int) -> None:
-        self._data += _I16.pack(value)
+        self._data += I16.pack(value)
 
     def u16(self, value: int) -> None:
-        self._data += _U16.pack(value)
+        self._data += U16.pack(value)
 
     def i32(self, value: int) -> None:
-        self._data += _I32.pack(value)
+        self._data += I32.pack(value)
 
     def u32(self, value: int) -> None:
-        self._data += _U32.pack(value)
+        self._data += U32.pack(value)
 
     def i64(self, value: int) -> None:
-        self._data += _I64.pack(value)
+        self._data += I64.pack(value)
 
     def u64(self, value: int) -> None:
-        self._data += _U64.pack(value)
+        self._data += U64.pack(value)
 
     def be_i64(self, value: int) -> None:
         """Append a big-endian int64 (only ``SSubmitReq2Msg.version`` uses one)."""
-        self._data += _BE_I64.pack(value)
+        self._data += BE_I64.pack(value)
 
     def varint(self, value: int) -> None:
         """Append an unsigned LEB128 varint (U16v/U32v/U64v)."""
         if value < 0:
             raise ValueError(f"varint value {value} is negative; use zigzag() for signed fields")
-        while value > _VARINT_PAYLOAD:
-            self._data.append((value & _VARINT_PAYLOAD) | _VARINT_MORE)
+        while value > VARINT_PAYLOAD:
+            self._data.append((value & VARINT_PAYLOAD) | VARINT_MORE)
             value >>= 7
         self._data.append(value)
 
@@ -123,4 +111,4 @@ class Buffer:
         start = len(self._data)
         self._data += b"\x00\x00\x00\x00"
         yield
-        _I32.pack_into(self._data, start, len(self._data) - start - _I32.size)
+        I32.pack_into(self._data, start, len(self._data) - start - I32.size)

@@ -8,31 +8,14 @@ caller writes the U32v length where the layout has one.
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Mapping
 from typing import Final
 
 from connector.decode.model import DecimalValue, TdType
-from connector.decode.types import TYPE_BYTES, is_var_type, type_name
+from connector.decode.types import FIXED_LAYOUTS, TYPE_BYTES, is_var_type, type_name
 from connector.errors import UnsupportedFormatError
 
 __all__ = ["encode_fixed", "encode_var", "encode_value"]
 
-_FIXED_LAYOUTS: Final[Mapping[TdType, struct.Struct]] = {
-    TdType.BOOL: struct.Struct("<b"),
-    TdType.TINYINT: struct.Struct("<b"),
-    TdType.SMALLINT: struct.Struct("<h"),
-    TdType.INT: struct.Struct("<i"),
-    TdType.BIGINT: struct.Struct("<q"),
-    TdType.FLOAT: struct.Struct("<f"),
-    TdType.DOUBLE: struct.Struct("<d"),
-    TdType.TIMESTAMP: struct.Struct("<q"),
-    TdType.UTINYINT: struct.Struct("<B"),
-    TdType.USMALLINT: struct.Struct("<H"),
-    TdType.UINT: struct.Struct("<I"),
-    TdType.UBIGINT: struct.Struct("<Q"),
-    TdType.DECIMAL64: struct.Struct("<q"),
-}
 _INT128_BYTES: Final = 16
 
 
@@ -44,8 +27,8 @@ def encode_fixed(td_type: TdType, value: object) -> bytes:
             raise TypeError(f"{type_name(td_type)} value must be a DecimalValue or int, got {value!r}")
         if td_type == TdType.DECIMAL:
             return unscaled.to_bytes(_INT128_BYTES, "little", signed=True)
-        return _FIXED_LAYOUTS[td_type].pack(unscaled)
-    layout = _FIXED_LAYOUTS.get(td_type)
+        return FIXED_LAYOUTS[td_type].pack(unscaled)
+    layout = FIXED_LAYOUTS.get(td_type)
     if layout is None:
         raise UnsupportedFormatError(f"type {type_name(td_type)} (id {int(td_type)}) has no fixed-width value")
     if td_type == TdType.BOOL:
