@@ -4,6 +4,7 @@ Enabled by ``connector.admin_listen`` (for example ``127.0.0.1:8083``); it has
 no authentication, so bind it to loopback or a management network only.
 
     GET  /tasks                          every task's status and positions (JSON)
+    GET  /health                         200 when no task has halted, 503 otherwise
     POST /tasks/<name>/pause             stop taking WAL data; queued items are still published
     POST /tasks/<name>/resume
     POST /tasks/<name>/skip-to?version=N jump ahead, publishing a GAP record for the skipped range
@@ -65,10 +66,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        if urlsplit(self.path).path.rstrip("/") == "/tasks":
+        path = urlsplit(self.path).path.rstrip("/")
+        if path == "/tasks":
             self._send(HTTPStatus.OK, task_report(self.runtime))
+        elif path == "/health":
+            halted = [t["name"] for t in task_report(self.runtime) if t["status"] == "halted"]
+            status = HTTPStatus.SERVICE_UNAVAILABLE if halted else HTTPStatus.OK
+            self._send(status, {"healthy": not halted, "haltedTasks": halted})
         else:
-            self._send(HTTPStatus.NOT_FOUND, {"error": f"no resource {self.path}; try GET /tasks"})
+            self._send(HTTPStatus.NOT_FOUND, {"error": f"no resource {self.path}; try GET /tasks "
+                                                       f"or GET /health"})
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         url = urlsplit(self.path)

@@ -272,6 +272,7 @@ def test_admin_endpoint_pauses_and_resumes(kafka_bootstrap: str, tmp_path: Path)
         assert tasks[0]["name"] == "vnode2"
         assert tasks[0]["committedVer"] == 21
         assert tasks[0]["status"] == "ready"
+        assert call("GET", "/health") == {"healthy": True, "haltedTasks": []}
         assert call("POST", "/tasks/vnode2/pause") == {"task": "vnode2", "status": "paused"}
         assert call("GET", "/tasks")[0]["status"] == "paused"
         assert call("POST", "/tasks/vnode2/resume") == {"task": "vnode2", "status": "ready"}
