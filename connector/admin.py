@@ -67,7 +67,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         path = urlsplit(self.path).path.rstrip("/")
-        if path == "/tasks":
+        if path.startswith("/tasks/") and path.count("/") == 3:
+            self._send(HTTPStatus.METHOD_NOT_ALLOWED, {"error": f"use POST for {path}"})
+        elif path == "/tasks":
             self._send(HTTPStatus.OK, task_report(self.runtime))
         elif path == "/health":
             halted = [t["name"] for t in task_report(self.runtime) if t["status"] == "halted"]

@@ -164,6 +164,13 @@ def inspect(wal_dir: str, as_json: bool, config_path: str | None) -> None:
     """Show what a WAL directory holds, without Kafka."""
     config = _load(config_path, require_tasks=False) if config_path else None
     try:
+        if config is not None:
+            from connector.decode import catalog_from_config
+
+            try:
+                catalog_from_config(config.table_schemas)
+            except ConfigError as err:
+                raise ConfigFailure(f"{config_path}: {err}") from err
         if as_json:
             failures = _inspect_json(wal_dir, config)
             if failures:
@@ -250,6 +257,9 @@ def _live_task_states(config: ConnectorConfig) -> list[dict[str, Any]] | str:
     if not config.admin_listen:
         return "(set connector.admin_listen to see the running connector's task states here)"
     host, _, port = config.admin_listen.rpartition(":")
+    if port == "0":
+        return ("(connector.admin_listen uses port 0, so the running connector's port is only in "
+                "its log; set a fixed port to see task states here)")
     if host in ("0.0.0.0", "::", "[::]"):
         host = "127.0.0.1"
     url = f"http://{host}:{port}/tasks"

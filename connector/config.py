@@ -447,6 +447,13 @@ def parse_config(raw: object, *, base_dir: str | os.PathLike[str] = ".",
     accepted, which is what ``inspect -c`` needs.
     """
     root = _Section("", raw)
+    # Unknown top-level keys first: a misspelt section name would otherwise
+    # surface only as a missing key inside the section it was meant to be.
+    root_keys = ("connector", "kafka", "tasks", "table_schemas", "logging")
+    unknown = sorted(str(key) for key in root._raw if key not in root_keys)
+    if unknown:
+        raise ConfigError(f"unknown configuration key(s): {', '.join(unknown)}; "
+                          f"allowed here: {', '.join(root_keys)}")
     connector = root.section("connector")
     logging_section = root.section("logging")
     has_kafka = "kafka" in root._raw or require_tasks

@@ -54,6 +54,23 @@ log = logging.getLogger(__name__)
 # logging under this name instead of raw lines on stderr.
 librdkafka_log = logging.getLogger("connector.librdkafka")
 
+
+class _TransientNoticeFilter(logging.Filter):
+    """Report librdkafka's retry notices for a coordinator that is still loading at INFO.
+
+    A new broker, or a restarted connector whose previous transaction the
+    coordinator is still aborting, answers "coordinator load in progress"
+    for a moment; librdkafka retries by itself and logs it as a warning.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING and "load in progress" in record.getMessage():
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+librdkafka_log.addFilter(_TransientNoticeFilter())
+
 CHECKPOINT_PARTITION = 0
 
 

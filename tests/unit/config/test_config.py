@@ -43,6 +43,13 @@ def test_unknown_key_named_with_path() -> None:
         parse_config(raw)
 
 
+def test_misspelt_section_named_before_missing_keys() -> None:
+    raw = minimal()
+    raw["kafak"] = raw.pop("kafka")
+    with pytest.raises(ConfigError, match="unknown configuration key.s.: kafak"):
+        parse_config(raw)
+
+
 def test_unknown_top_level_key_lists_allowed() -> None:
     with pytest.raises(ConfigError, match="allowed here: connector, kafka, tasks"):
         parse_config(minimal(sinks=[]))
