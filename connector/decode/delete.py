@@ -65,4 +65,5 @@ def decode_delete(body: bytes, catalog: SchemaCatalog) -> DeleteMessage:
         ctime_ms=ctime_ms,
         source=source,
         table_names=tuple(catalog.table_name(uid) for uid in uids),
+        super_table_name=catalog.super_table_name(suid) if suid else None,
     )

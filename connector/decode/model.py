@@ -231,6 +231,7 @@ class DeleteMessage:
     ctime_ms: int | None = None
     source: int | None = None
     table_names: tuple[str | None, ...] = ()
+    super_table_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

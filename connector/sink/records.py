@@ -172,7 +172,7 @@ def _delete_values(message: DeleteMessage) -> list[tuple[int, dict[str, object]]
         values.append((uid, {
             "kind": "DELETE",
             "table": {"suid": message.suid, "uid": uid, "sver": -1,
-                      "tableName": name, "superTableName": None},
+                      "tableName": name, "superTableName": message.super_table_name},
             "columns": [],
             "rows": [],
             "delete": {
