@@ -196,8 +196,12 @@ class SourceTask:
         if history:
             log.info("[%s] restored %d schema catalog change(s) from %s", self.name, len(history),
                      self.task.history_topic)
-            return
-        self._replay_ddl(first, start_version)
+        # A live task waiting for its fill-history task cannot rely on the
+        # history topic: DDL in the part of the range not yet published is
+        # not there yet, so it reads the DDL before its start from the WAL too.
+        waiting = self.history is not None and not self.history.state.handed_off
+        if not history or waiting:
+            self._replay_ddl(first, start_version)
 
     def _replay_ddl(self, first: int, stop: int) -> None:
         """Feed the catalog with the DDL entries in ``[first, stop)``.

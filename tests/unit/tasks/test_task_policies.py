@@ -156,3 +156,27 @@ def test_inotify_reports_appends(tmp_path: Path) -> None:
         watcher.request_stop()
         watcher.join()
     assert calls
+
+
+def test_live_task_replays_ddl_while_fill_history_pending(tmp_path: Path) -> None:
+    from connector.decode.catalog import CatalogChange
+
+    wal = copy_fixture("ddl/wal", tmp_path)
+    config = build_config([wal], table_schemas=[],
+                          task0={"fill_history": {"from_version": 0, "to_version": 2},
+                                 "precision": "ms"})
+    # The history topic already holds a change from before a restart, but not
+    # yet the CREATE_STB (version 1) that the live task's first SUBMIT needs.
+    unrelated = [CatalogChange("super-table/1", {"name": "other"})]
+    history_sink = FakeSink(checkpoint=Checkpoint(next_version=1, vg_id=2, wal_dir=str(wal),
+                                                  fill_range=(0, 2)))
+    live_sink = FakeSink()
+    live_sink.read_schema_history = lambda: unrelated  # type: ignore[method-assign]
+    harness = Harness(config, sinks=[history_sink, live_sink])
+    harness.start()
+    history, live = harness.tasks
+    history.run_until_idle()
+    assert history.status is TaskStatus.DONE
+    live.run_until_idle()
+    assert live.status is TaskStatus.READY, live.error
+    assert live_sink.committed == 15
