@@ -31,6 +31,7 @@ from .support import (
     expected_entries,
     make_config,
     read_topic,
+    record_differences,
     wait_for_committed,
 )
 
@@ -291,3 +292,35 @@ def test_admin_endpoint_pauses_and_resumes(kafka_bootstrap: str, tmp_path: Path)
         assert "running: vnode2 ready, nextProcessVer 21, 0 queued" in result.output
     finally:
         stop_runtime(runtime, thread)
+
+
+def test_fill_history_then_live_through_broker(kafka_bootstrap: str, tmp_path: Path) -> None:
+    wal_dir = copy_wal("basic", tmp_path / "wal")
+    config = make_config(kafka_bootstrap, wal_dir, max_versions=4,
+                         task_overrides={"vgroup_id": 2,
+                                         "fill_history": {"from_version": 0, "to_version": 10}})
+    runtime = Runtime(config)
+    assert [task.name for task in runtime.tasks] == ["vnode2.fill-history", "vnode2"]
+    assert runtime.run(once=True) == 0
+
+    values = [r["value"] for r in read_topic(config)]
+    kinds = [v["kind"] for v in values]
+    assert kinds.count("HANDOFF") == 1
+    handoff = kinds.index("HANDOFF")
+    assert values[handoff]["handoff"] == {"fromVersion": 0, "toVersion": 10}
+    before = [v["source"]["walVersion"] for v in values[:handoff]]
+    after = [v["source"]["walVersion"] for v in values[handoff + 1:]]
+    assert before == sorted(before) and max(before) == 10
+    assert after == sorted(after) and min(after) == 11 and max(after) == 20
+    problems = record_differences("basic.expected.json",
+                                  [r for r in read_topic(config) if r["value"]["kind"] != "HANDOFF"])
+    assert not problems, "\n".join(problems[:20])
+    assert committed_offset(config) == 21  # the live task's group
+    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "enable.auto.commit": False,
+                         "group.id": f"{config.group_id}.fill-history"})
+    try:
+        fill = consumer.committed([TopicPartition(config.tasks[0].topic, 0)], timeout=20)[0]
+    finally:
+        consumer.close()
+    assert fill.offset == 11
+    assert '"handedOff": true' in fill.metadata
