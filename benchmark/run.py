@@ -20,6 +20,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import yaml
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
@@ -30,16 +32,7 @@ from connector.wal import WalReader, list_segments  # noqa: E402
 from connector.wal.writer import WalWriter  # noqa: E402
 
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "tdengine-wal" / "basic.expected.json"
-SCHEMAS = [{
-    "super_table": "meters", "suid": 7890123456789012345, "sver": 1,
-    "columns": [
-        {"name": "ts", "type": "TIMESTAMP", "col_id": 1},
-        {"name": "current", "type": "FLOAT", "col_id": 2},
-        {"name": "voltage", "type": "INT", "col_id": 3},
-        {"name": "phase", "type": "FLOAT", "col_id": 4},
-        {"name": "location", "type": "VARCHAR", "col_id": 5, "bytes": 18},
-    ],
-}]
+SCHEMAS_FILE = REPO_ROOT / "config" / "fixture-basic.yaml"
 
 
 def generate(wal_dir: Path, entries: int) -> int:
@@ -64,7 +57,7 @@ def stage_raw(wal_dir: Path) -> int:
 
 
 def stage_reader(wal_dir: Path, *, decode: bool = False, serialize: bool = False) -> int:
-    catalog = catalog_from_config(SCHEMAS)
+    catalog = catalog_from_config(yaml.safe_load(SCHEMAS_FILE.read_text())["table_schemas"])
     serializer = RecordSerializer()
     context = RecordContext(connector="bench", task="t", vg_id=2, precision="ms")
     count = 0

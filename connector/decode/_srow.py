@@ -41,7 +41,7 @@ from connector.decode.model import NONE, Column, TableSchema
 from connector.decode.types import is_var_type
 from connector.errors import DecodeError
 
-__all__ = ["HEADER", "decode_row"]
+__all__ = ["HEADER", "KV_FLG_BIG", "KV_FLG_LIT", "KV_FLG_MID", "KV_OFFSET_LAYOUTS", "decode_row"]
 
 HEADER: Final = struct.Struct(
     "<"
@@ -59,7 +59,7 @@ KV_FLG_BIG: Final = 0x40
 KV_MASK: Final = KV_FLG_LIT | KV_FLG_MID | KV_FLG_BIG
 TD_MAX_PK_COLS: Final = 2
 
-_KV_OFFSET_LAYOUTS: Final = {
+KV_OFFSET_LAYOUTS: Final = {
     KV_FLG_LIT: struct.Struct("<B"),
     KV_FLG_MID: struct.Struct("<H"),
     KV_FLG_BIG: struct.Struct("<I"),
@@ -89,9 +89,9 @@ def decode_row(cursor: Cursor, schema: TableSchema, sver: int, row_index: int) -
     columns = schema.columns
     kv_kind = flag & KV_MASK
     if kv_kind:
-        if kv_kind not in _KV_OFFSET_LAYOUTS:
+        if kv_kind not in KV_OFFSET_LAYOUTS:
             raise row.error(f"SRow {row_index}: flag 0x{flag:02x} sets more than one KV offset width", offset=row_start)
-        values = _decode_kv(row, columns, _KV_OFFSET_LAYOUTS[kv_kind])
+        values = _decode_kv(row, columns, KV_OFFSET_LAYOUTS[kv_kind])
     elif flag & ~STATE_MASK:
         raise row.error(f"SRow {row_index}: unknown flag bits in 0x{flag:02x}", offset=row_start)
     else:

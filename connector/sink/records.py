@@ -246,25 +246,32 @@ def renumber_blocks(records: list[OutRecord]) -> None:
         seen[record.version] = source["blockIndex"] + 1
 
 
-def gap_record(ctx: RecordContext, *, first_missing: int, last_missing: int, reason: str) -> OutRecord:
-    """Build the GAP marker published when retention removed versions a task never read.
-
-    Its walVersion is the first missing version, so it sorts where the data would have been.
-    """
+def _marker_record(ctx: RecordContext, *, kind: str, version: int,
+                   **payload: dict[str, object]) -> OutRecord:
+    """Build a record that belongs to no table: key uid 0, no columns or rows."""
     value: dict[str, object] = {
-        "kind": "GAP",
-        "source": _source(ctx, version=first_missing, ingest_ts=0, msg_type=0, msg_type_name="gap",
+        "kind": kind,
+        "source": _source(ctx, version=version, ingest_ts=0, msg_type=0, msg_type_name=kind.lower(),
                           index=0, count=1),
         "table": None,
         "columns": [],
         "rows": [],
         "delete": None,
-        "gap": {"firstMissingVersion": first_missing, "lastMissingVersion": last_missing,
-                "reason": reason},
+        "gap": None,
         "handoff": None,
+        **payload,
     }
     return OutRecord(key={"vgId": ctx.vg_id, "uid": 0}, value=value,
-                     headers=_headers(first_missing, "GAP"), version=first_missing)
+                     headers=_headers(version, kind), version=version)
+
+
+def gap_record(ctx: RecordContext, *, first_missing: int, last_missing: int, reason: str) -> OutRecord:
+    """Build the GAP marker published when retention removed versions a task never read.
+
+    Its walVersion is the first missing version, so it sorts where the data would have been.
+    """
+    return _marker_record(ctx, kind="GAP", version=first_missing, gap={
+        "firstMissingVersion": first_missing, "lastMissingVersion": last_missing, "reason": reason})
 
 
 def handoff_record(ctx: RecordContext, *, from_version: int, to_version: int) -> OutRecord:
@@ -273,16 +280,5 @@ def handoff_record(ctx: RecordContext, *, from_version: int, to_version: int) ->
     Its walVersion is ``to_version``: the live task's records follow with
     ``to_version + 1`` and later.
     """
-    value: dict[str, object] = {
-        "kind": "HANDOFF",
-        "source": _source(ctx, version=to_version, ingest_ts=0, msg_type=0, msg_type_name="handoff",
-                          index=0, count=1),
-        "table": None,
-        "columns": [],
-        "rows": [],
-        "delete": None,
-        "gap": None,
-        "handoff": {"fromVersion": from_version, "toVersion": to_version},
-    }
-    return OutRecord(key={"vgId": ctx.vg_id, "uid": 0}, value=value,
-                     headers=_headers(to_version, "HANDOFF"), version=to_version)
+    return _marker_record(ctx, kind="HANDOFF", version=to_version,
+                          handoff={"fromVersion": from_version, "toVersion": to_version})

@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
+import yaml
 from confluent_kafka import Consumer, TopicPartition
 
 from connector.config import ConnectorConfig, parse_config
@@ -23,23 +24,8 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tdengine-wal"
 
 # The basic fixture has no CREATE_STB entry, so its schema reaches the
 # connector through table_schemas, as an operator would configure it.
-BASIC_TABLE_SCHEMAS = [{
-    "super_table": "meters",
-    "suid": 7890123456789012345,
-    "sver": 1,
-    "columns": [
-        {"name": "ts", "type": "TIMESTAMP", "col_id": 1},
-        {"name": "current", "type": "FLOAT", "col_id": 2},
-        {"name": "voltage", "type": "INT", "col_id": 3},
-        {"name": "phase", "type": "FLOAT", "col_id": 4},
-        {"name": "location", "type": "VARCHAR", "col_id": 5, "bytes": 18},
-    ],
-    "tables": [
-        {"name": "d1001", "uid": 7890123456789010001},
-        {"name": "d1002", "uid": 7890123456789010002},
-        {"name": "d1003", "uid": 7890123456789010003},
-    ],
-}]
+BASIC_TABLE_SCHEMAS = yaml.safe_load(
+    (Path(__file__).resolve().parents[2] / "config" / "fixture-basic.yaml").read_text())["table_schemas"]
 
 
 def copy_wal(source: str, target: Path) -> Path:

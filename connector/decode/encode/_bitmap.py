@@ -17,13 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
+from connector.decode._bitmap import HAS_NONE, HAS_NULL, HAS_VALUE
 from connector.decode.model import NONE
 
 __all__ = ["HAS_NONE", "HAS_NULL", "HAS_VALUE", "bitmap_size", "cell_flag", "encode_bitmap", "state_flag"]
 
-HAS_NONE: Final = 0x01
-HAS_NULL: Final = 0x02
-HAS_VALUE: Final = 0x04
 
 # Flag -> (bits per cell, {state bit: code}).
 _CODES: Final = {

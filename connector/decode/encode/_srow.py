@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from connector.decode._srow import HEADER, KV_FLG_BIG, KV_FLG_LIT, KV_FLG_MID, KV_OFFSET_LAYOUTS
 from connector.decode.encode._bitmap import HAS_NONE, HAS_NULL, HAS_VALUE, bitmap_size, cell_flag, encode_bitmap
 from connector.decode.encode._buffer import Buffer, varint_size, zigzag
 from connector.decode.encode._values import encode_value
@@ -29,23 +30,10 @@ from connector.decode.types import TYPE_BYTES, is_var_type
 
 __all__ = ["HEADER", "encode_row"]
 
-HEADER: Final = struct.Struct(
-    "<"
-    "B"  # flag
-    "B"  # numOfPKs
-    "H"  # sver
-    "I"  # len
-    "q"  # ts
-)
-
-KV_FLG_LIT: Final = 0x10
-KV_FLG_MID: Final = 0x20
-KV_FLG_BIG: Final = 0x40
 COL_IS_KEY: Final = 0x04
 _U8_MAX: Final = 0xFF
 _U16_MAX: Final = 0xFFFF
 _KV_NCOL: Final = struct.Struct("<h")
-_KV_OFFSETS: Final = {KV_FLG_LIT: struct.Struct("<B"), KV_FLG_MID: struct.Struct("<H"), KV_FLG_BIG: struct.Struct("<I")}
 _VAR_SLOT: Final = struct.Struct("<i")
 
 
@@ -76,7 +64,7 @@ def encode_row(columns: Sequence[Column], sver: int, values: Sequence[object]) -
     tuple_size = HEADER.size + _keys_size(tuple_keys) + bitmap_bytes + fixed_size + scan.var_size
 
     kv_flag = _kv_width_flag(scan.kv_max_offset)
-    kv_index_size = _KV_NCOL.size + scan.stored * _KV_OFFSETS[kv_flag].size
+    kv_index_size = _KV_NCOL.size + scan.stored * KV_OFFSET_LAYOUTS[kv_flag].size
     kv_keys = [(key_type, kv_offset + kv_index_size) for key_type, _, kv_offset in scan.keys]
     kv_size = HEADER.size + _keys_size(kv_keys) + kv_index_size + scan.kv_payload
 
@@ -190,7 +178,7 @@ def _put_kv_data(out: Buffer, columns: Sequence[Column], values: Sequence[object
         else:
             payload_part.raw(payload)
     out.raw(_KV_NCOL.pack(stored))
-    layout = _KV_OFFSETS[kv_flag]
+    layout = KV_OFFSET_LAYOUTS[kv_flag]
     for offset in offsets:
         out.raw(layout.pack(offset))
     out.raw(payload_part.getvalue())

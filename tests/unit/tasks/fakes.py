@@ -11,6 +11,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from connector.config import parse_config
 from connector.errors import SinkError
 from connector.sink.producer import Checkpoint
@@ -20,16 +22,8 @@ from connector.tasks.task import SourceTask
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "tdengine-wal"
 
-BASIC_SCHEMAS = [{
-    "super_table": "meters", "suid": 7890123456789012345, "sver": 1,
-    "columns": [
-        {"name": "ts", "type": "TIMESTAMP", "col_id": 1},
-        {"name": "current", "type": "FLOAT", "col_id": 2},
-        {"name": "voltage", "type": "INT", "col_id": 3},
-        {"name": "phase", "type": "FLOAT", "col_id": 4},
-        {"name": "location", "type": "VARCHAR", "col_id": 5, "bytes": 18},
-    ],
-}]
+BASIC_SCHEMAS = yaml.safe_load(
+    (Path(__file__).resolve().parents[3] / "config" / "fixture-basic.yaml").read_text())["table_schemas"]
 
 
 @dataclass

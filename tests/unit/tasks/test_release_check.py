@@ -10,17 +10,8 @@ from connector.tasks.task import SourceTask
 from connector.wal import WalReader
 
 from ..decode._fixture_data import FIXTURES
+from .fakes import BASIC_SCHEMAS
 
-SCHEMAS = [{
-    "super_table": "meters", "suid": 7890123456789012345, "sver": 1,
-    "columns": [
-        {"name": "ts", "type": "TIMESTAMP", "col_id": 1},
-        {"name": "current", "type": "FLOAT", "col_id": 2},
-        {"name": "voltage", "type": "INT", "col_id": 3},
-        {"name": "phase", "type": "FLOAT", "col_id": 4},
-        {"name": "location", "type": "VARCHAR", "col_id": 5, "bytes": 18},
-    ],
-}]
 
 
 def decode_all(wal: str, release: str) -> int:
@@ -28,7 +19,7 @@ def decode_all(wal: str, release: str) -> int:
         "connector": {"tdengine_release": release},
         "kafka": {"bootstrap_servers": "127.0.0.1:9"},
         "tasks": [{"name": "a", "wal_dir": str(FIXTURES / wal), "topic": "t", "vgroup_id": 2}],
-        "table_schemas": SCHEMAS,
+        "table_schemas": BASIC_SCHEMAS,
     })
     task = SourceTask(config, config.tasks[0])
     count = 0
