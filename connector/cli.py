@@ -250,7 +250,7 @@ def status(config_path: str) -> None:
 
 
 def _live_task_states(config: ConnectorConfig) -> list[dict[str, Any]] | str:
-    """Fetch the running connector's task states from its admin endpoint, or say why not."""
+    """Fetch the running connector's task states from its admin endpoint, or return why it cannot."""
     import urllib.error
     import urllib.request
 

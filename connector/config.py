@@ -75,7 +75,7 @@ class TaskConfig:
 
     ``initial_position`` applies only when the topic has no committed
     checkpoint: "earliest", "latest" or a WAL version.  ``precision`` ("ms",
-    "us" or "ns") stands in for vnode.json when the WAL was copied without it.
+    "us" or "ns") replaces vnode.json when the WAL was copied without it.
     ``schema_history_topic`` is the compacted topic that keeps the task's
     schema catalog; None means ``<topic>.schema-history``.
     """

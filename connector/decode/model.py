@@ -1,7 +1,7 @@
 """Value objects produced by the decoders and consumed by the tasks and the sink.
 
-The decoders turn WAL message bodies into these types; nothing here knows
-about bytes on disk or about Kafka.  Cell values use plain Python types:
+The decoders turn WAL message bodies into these types; nothing here depends
+on bytes on disk or on Kafka.  Cell values use plain Python types:
 
     TDengine type                         Python value
     BOOL                                  bool
@@ -181,7 +181,7 @@ class TableBlock:
 
     ``columns`` are the columns the rows are aligned with, in schema order.
     Each row is a tuple with one value per column (see the module docstring
-    for the value types); a column the write did not bind holds NONE.
+    for the value types); a column the write did not bind is NONE.
     ``row_format`` is True for SRow blocks and False for SColData blocks.
     ``row_meta`` keeps per-row layout facts (SRow flag and length) for
     diagnostics; it is empty for column-format blocks.

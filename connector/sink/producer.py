@@ -59,7 +59,7 @@ class _TransientNoticeFilter(logging.Filter):
     """Report librdkafka's retry notices for a coordinator that is still loading at INFO.
 
     A new broker, or a restarted connector whose previous transaction the
-    coordinator is still aborting, answers "coordinator load in progress"
+    coordinator is still aborting, returns "coordinator load in progress"
     for a moment; librdkafka retries by itself and logs it as a warning.
     """
 

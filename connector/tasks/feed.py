@@ -39,10 +39,10 @@ class WalFeed:
     def ready_for_wal(self) -> bool:
         """True when the task may take WAL data in this pass.
 
-        It must be READY, its sink connected, not a fill-history task that
-        already queued its hand-off, not gated behind a fill-history task that
-        has not handed off, its queue not full, and its output not blocked
-        (a failed publish waiting for its retry back-off).
+        Every condition must hold: the task is READY and its sink connected.
+        It is not a fill-history task that already queued its hand-off, nor
+        a live task waiting for its fill-history task to hand off.  Its queue
+        is not full, and no failed publish is waiting out its retry back-off.
         """
         state = self.state
         return (state.status is TaskStatus.READY
@@ -119,10 +119,11 @@ class WalFeed:
     def fill_queue(self) -> int:
         """Move complete entries into the queue; return how many items were queued.
 
-        Stops when the WAL has no more complete entries, the queue is full
-        (the reader then seeks back to ``next_process_ver``, so nothing is lost
-        or skipped), a fill-history task passes its range, or ``publish_up_to:
-        commit`` holds back versions above the meta file's commitVer.
+        Stops when the WAL has no more complete entries, or when a
+        fill-history task passes its range, or when ``publish_up_to: commit``
+        holds back versions above the meta file's commitVer.  It also stops
+        when the queue is full: the reader then seeks back to
+        ``next_process_ver``, so nothing is lost or skipped.
         """
         state = self.state
         queued = 0
@@ -185,7 +186,7 @@ class WalFeed:
         if published_through >= rewind.first_version:
             changed = (f"different content for versions {rewind.first_version}..{rewind.changed_through}"
                        if rewind.changed_through >= rewind.first_version else "none of them")
-            log.error("[%s] REWIND: versions %d..%d were already published, but the WAL now holds "
+            log.error("[%s] REWIND: versions %d..%d were already published, but the WAL now contains "
                       "%s (raft rollback or repair); the new entries are published again under "
                       "the same versions", state.name, rewind.first_version, published_through,
                       changed)

@@ -5,7 +5,7 @@ One ``step`` takes the items at the front of the queue (at most
 decodes the entries, and publishes their records together with the new
 checkpoint and the schema catalog's changes.  Only a confirmed publish moves
 ``committed_ver``.  A retriable failure rewinds the reader to the committed
-checkpoint and blocks the task's output until a back-off passes; any other
+checkpoint and blocks the task's output until a back-off passes.  Any other
 failure halts the task at the first version that is not in Kafka.
 """
 
@@ -36,8 +36,8 @@ _MAX_RETRY_DELAY_S = 30.0
 class FailureStreak:
     """Log a run of the same retriable failure once, with counts instead of repeats.
 
-    The first failure logs a warning with its cause; later ones only count,
-    with a summary at most every ``summary_interval_s``; the first success
+    The first failure logs a warning with its cause.  Later ones only count,
+    with a summary at most every ``summary_interval_s``.  The first success
     logs how many attempts failed and for how long.
     """
 

@@ -1,7 +1,7 @@
 """Read verified entries from a live TDengine WAL directory, in version order.
 
-The reader opens files read-only and never locks or changes them.  It tells
-apart two situations that look alike on disk:
+The reader opens files read-only and never locks or changes them.  It
+distinguishes two situations that look alike on disk:
 
 * the tail is not complete yet: the newest segment ends inside an entry, or
   its last entry fails a checksum and nothing was written after it.  TDengine
@@ -65,7 +65,7 @@ class WalBounds:
 class Rewind:
     """Versions the reader had returned that are no longer in the WAL as they were.
 
-    ``first_version``..``last_read`` were returned before; the WAL now holds
+    ``first_version``..``last_read`` were returned before; the WAL now contains
     different entries for ``first_version``..``changed_through`` and none
     after ``changed_through`` yet (``changed_through`` < ``first_version``
     when every rewound version is simply gone).
@@ -324,7 +324,7 @@ class WalReader:
         first_changed = self._returned[-1].version + 1 if self._returned else None
         if first_changed is None:
             raise WalError(
-                f"{self.wal_dir}: the WAL no longer holds the entries up to version {last_read} "
+                f"{self.wal_dir}: the WAL no longer contains the entries up to version {last_read} "
                 f"that were read, and none of the last {REMEMBERED_ENTRIES} read entries is "
                 f"intact; the vnode may have been replaced by a snapshot")
         bounds = wal_bounds(self.wal_dir)
@@ -353,7 +353,7 @@ class WalReader:
         head = _parse_head(raw_head)[1]
         if head.version != version:
             raise WalCorruptionError(
-                f"{segment.log_path}: entry at offset {offset} holds version {head.version}, "
+                f"{segment.log_path}: entry at offset {offset} contains version {head.version}, "
                 f"expected version {version}",
                 path=segment.log_path, offset=offset, version=version,
             )

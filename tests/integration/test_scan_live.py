@@ -310,8 +310,11 @@ def test_fill_history_then_live_through_broker(kafka_bootstrap: str, tmp_path: P
     assert values[handoff]["handoff"] == {"fromVersion": 0, "toVersion": 10}
     before = [v["source"]["walVersion"] for v in values[:handoff]]
     after = [v["source"]["walVersion"] for v in values[handoff + 1:]]
-    assert before == sorted(before) and max(before) == 10
-    assert after == sorted(after) and min(after) == 11 and max(after) == 20
+    assert before == sorted(before)
+    assert max(before) == 10
+    assert after == sorted(after)
+    assert min(after) == 11
+    assert max(after) == 20
     problems = record_differences("basic.expected.json",
                                   [r for r in read_topic(config) if r["value"]["kind"] != "HANDOFF"])
     assert not problems, "\n".join(problems[:20])

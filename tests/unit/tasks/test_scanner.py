@@ -165,7 +165,8 @@ def test_queue_full_seeks_back_without_loss(tmp_path: Path) -> None:
     assert sorted(set(versions)) == BASIC_VERSIONS_WITH_RECORDS
     assert versions == sorted(versions)
     commits = [p.checkpoint.next_version for p in harness.sinks[0].published]
-    assert commits == sorted(commits) and commits[-1] == 21
+    assert commits == sorted(commits)
+    assert commits[-1] == 21
     assert all(b - a <= 2 for a, b in zip([0] + commits, commits))
 
 
@@ -219,7 +220,8 @@ def test_gap_fail_halts_naming_both_versions(tmp_path: Path) -> None:
     task = harness.tasks[0]
     assert task.status is TaskStatus.HALTED
     assert isinstance(task.error, WalGapError)
-    assert "nextProcessVer 10" in str(task.error) and "21" in str(task.error)
+    assert "nextProcessVer 10" in str(task.error)
+    assert "21" in str(task.error)
     assert harness.sinks[0].published == []
 
 

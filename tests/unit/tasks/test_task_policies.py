@@ -37,7 +37,8 @@ def test_checkpoint_of_other_vnode_halts(tmp_path: Path) -> None:
     with pytest.raises(TaskHalted):
         harness.start()
     message = str(harness.tasks[0].error)
-    assert "vgroup 7" in message and "vgroup 2" in message
+    assert "vgroup 7" in message
+    assert "vgroup 2" in message
     assert "refusing to resume" in message
 
 
@@ -89,7 +90,7 @@ def test_fill_history_range_survives_restart(tmp_path: Path) -> None:
     assert history.state.fill_range == (0, 20)
     assert live.state.next_process_ver == 21
 
-    # A restart after 0..7 were published, while the WAL meanwhile holds more:
+    # A restart after 0..7 were published, while the WAL has meanwhile grown:
     # the stored range, not "latest" evaluated again, decides.
     saved = Checkpoint(next_version=8, vg_id=2, wal_dir=str(wal), fill_range=(0, 12))
     second = Harness(config, sinks=[FakeSink(checkpoint=saved), FakeSink()])
@@ -129,7 +130,8 @@ def test_idle_checkpoint_refreshed_on_interval(tmp_path: Path) -> None:
     assert task.refresh_checkpoint()
     refresh = harness.sinks[0].published[-1]
     assert len(harness.sinks[0].published) == published + 1
-    assert refresh.kinds == [] and refresh.checkpoint.next_version == 21
+    assert refresh.kinds == []
+    assert refresh.checkpoint.next_version == 21
 
 
 def test_noop_and_ddl_advance_checkpoint(tmp_path: Path) -> None:
@@ -165,7 +167,7 @@ def test_live_task_replays_ddl_while_fill_history_pending(tmp_path: Path) -> Non
     config = build_config([wal], table_schemas=[],
                           task0={"fill_history": {"from_version": 0, "to_version": 2},
                                  "precision": "ms"})
-    # The history topic already holds a change from before a restart, but not
+    # The history topic already contains a change from before a restart, but not
     # yet the CREATE_STB (version 1) that the live task's first SUBMIT needs.
     unrelated = [CatalogChange("super-table/1", {"name": "other"})]
     history_sink = FakeSink(checkpoint=Checkpoint(next_version=1, vg_id=2, wal_dir=str(wal),

@@ -159,7 +159,8 @@ def test_corrupt_body_mid_log_names_file_offset_version(basic_copy: Path) -> Non
     assert error.version == 10
     assert error.offset == target["logOffset"]
     assert error.path == str(log_path)
-    assert str(log_path) in str(error) and "version 10" in str(error)
+    assert str(log_path) in str(error)
+    assert "version 10" in str(error)
     assert f"offset {target['logOffset']}" in str(error)
 
 
